@@ -1,0 +1,1 @@
+"""The conversation: channels, the Assistant, dialogue state, CLI and the ASGI server."""

@@ -1,0 +1,1 @@
+"""Storage: conversation state, grievance cases, outbox, moderators, audit log, encryption."""

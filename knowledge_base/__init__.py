@@ -1,0 +1,1 @@
+"""Curated sources, answer cards, the search index and hybrid retrieval."""

@@ -1,0 +1,1 @@
+"""Intents, safety triage and language identification for WorkRight."""
