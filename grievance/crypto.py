@@ -84,6 +84,7 @@ class Vault:
             raise KeyError_(f"the master key must be 32 bytes, got {len(master_key)}")
         self._aead = AESGCM(_derive(master_key, b"workright/encrypt"))
         self._hmac_key = _derive(master_key, b"workright/pseudonym")
+        self._master = master_key
 
     def encrypt(self, plaintext: str, *, context: str = "") -> str:
         """Encrypt ``plaintext``; ``context`` (e.g. a column name) is authenticated too."""
@@ -114,6 +115,15 @@ class Vault:
     def decrypt_optional(self, token: str | None, *, context: str = "") -> str | None:
         """:meth:`decrypt`, passing ``None`` through."""
         return None if token is None else self.decrypt(token, context=context)
+
+    def subkey(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (e.g. ``"receipt-code"``), derived with HKDF.
+
+        Keys for different purposes are independent; none reveals the master key.
+        """
+        if not purpose:
+            raise ValueError("purpose must be a non-empty string")
+        return _derive(self._master, b"workright/sub/" + purpose.encode())
 
     def pseudonym(self, channel: str, native_id: str) -> str:
         """The worker's pseudonym: ``HMAC(secret, channel + native id)``, 32 hex chars."""

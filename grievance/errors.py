@@ -13,3 +13,19 @@ class StorageUnavailable(GrievanceError):
 
 class CaseNotFound(GrievanceError):
     """No case matches (also raised for a wrong receipt code, indistinguishably)."""
+
+
+class InvalidTransition(GrievanceError):
+    """A case status change that the workflow does not allow (e.g. ``closed -> new``)."""
+
+
+class ContactNotAllowed(GrievanceError):
+    """The worker declined contact or erased their contact details: no reply can be sent."""
+
+
+class TooManyAttempts(GrievanceError):
+    """Too many wrong receipt codes from one worker; they must wait before trying again."""
+
+
+class ModeratorNotFound(GrievanceError):
+    """No active moderator has the given id."""
