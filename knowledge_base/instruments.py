@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from knowledge_base.numerals import int_to_chinese
+
 FLK_URL = "https://flk.npc.gov.cn/"
 ETI_URL = "https://www.ethicaltrade.org/eti-base-code"
 NORMLEX_URL = "https://normlex.ilo.org/dyn/nrmlx_en/f?p=NORMLEXPUB:12100:0::NO::P12100_ILO_CODE:{code}"
@@ -175,7 +177,9 @@ _ALL: tuple[Instrument, ...] = (
          "2006年促进职业安全与卫生框架公约（第187号）", "C187 OSH Framework"),
     _ilo("ILO-C190", "Violence and Harassment Convention, 2019 (No. 190)",
          "2019年暴力和骚扰公约（第190号）", "C190 Violence and Harassment"),
-    _ilo("ILO-R190", "Violence and Harassment Recommendation, 2019 (No. 206)",
+    _ilo("ILO-R190", "Worst Forms of Child Labour Recommendation, 1999 (No. 190)",
+         "1999年最恶劣形式的童工劳动建议书（第190号）", "R190 Worst Forms of Child Labour"),
+    _ilo("ILO-R206", "Violence and Harassment Recommendation, 2019 (No. 206)",
          "2019年暴力和骚扰建议书（第206号）", "R206 Violence and Harassment"),
     Instrument(
         code="ETI-BASE",
@@ -229,9 +233,9 @@ def cite_text(key: str, lang: str) -> str:
         name = f"《{inst.short_title('zh')}》"
         if ck.article is None:
             return name
-        if inst.code == "ETI-BASE":
-            return f"{name}第{ck.article}条"
-        return f"{name}第{ck.article.replace('-', '条之')}条"
+        number, _, sub = ck.article.partition("-")
+        article = f"第{int_to_chinese(int(number))}条"
+        return f"{name}{article}之{int_to_chinese(int(sub))}" if sub else f"{name}{article}"
     name = inst.short_title(lang)
     if ck.article is None:
         return name
