@@ -76,7 +76,12 @@ class AssistantSettings(_Section):
 
 
 class Secrets(BaseModel):
-    """Secrets, read from the environment only (never from config.yml)."""
+    """Secrets and deployment endpoints, read from the environment only (never config.yml).
+
+    ``WECHAT_API_BASE`` / ``TELEGRAM_API_BASE`` point the API clients at another server
+    (tests use fakes on loopback); ``TELEGRAM_WEBHOOK_URL`` switches Telegram from polling
+    to webhook mode.
+    """
 
     secret_key: SecretStr | None = None
     database_url: SecretStr | None = None
@@ -86,6 +91,9 @@ class Secrets(BaseModel):
     wechat_app_id: str | None = None
     wechat_app_secret: SecretStr | None = None
     wechat_encoding_aes_key: SecretStr | None = None
+    wechat_api_base: str | None = None
+    telegram_webhook_url: str | None = None
+    telegram_api_base: str | None = None
     rasa_auth_token: SecretStr | None = None
     console_secret: SecretStr | None = None
 
@@ -102,6 +110,9 @@ class Secrets(BaseModel):
             "wechat_app_id": "WECHAT_APP_ID",
             "wechat_app_secret": "WECHAT_APP_SECRET",
             "wechat_encoding_aes_key": "WECHAT_ENCODING_AES_KEY",
+            "wechat_api_base": "WECHAT_API_BASE",
+            "telegram_webhook_url": "TELEGRAM_WEBHOOK_URL",
+            "telegram_api_base": "TELEGRAM_API_BASE",
             "rasa_auth_token": "RASA_AUTH_TOKEN",
             "console_secret": "WORKRIGHT_CONSOLE_SECRET",
         }
