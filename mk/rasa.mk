@@ -21,8 +21,8 @@ RASA_MODELS_DIR   ?= var/rasa/models
 RASA_PORT         ?= 5005
 RASA_STAMP        := $(RASA_VENV)/.workright-requirements.sha256
 RASA_CLI           = $(RASA_HOST_PYTHON) -m nlu.rasa_server
-RASA_CLI_PATHS     = --venv $(RASA_VENV) --config $(RASA_CONFIG) --data-dir $(RASA_DATA_DIR) \
-                     --models-dir $(RASA_MODELS_DIR)
+RASA_CLI_PATHS     = --venv $(RASA_VENV) --config $(RASA_CONFIG) --requirements $(RASA_REQUIREMENTS) \
+                     --data-dir $(RASA_DATA_DIR) --models-dir $(RASA_MODELS_DIR)
 
 .PHONY: rasa rasa-venv rasa-train rasa-serve rasa-clean
 

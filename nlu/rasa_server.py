@@ -243,7 +243,16 @@ def train(layout: RasaLayout, *, log_path: Path | None = None) -> Path:
                 + _tail(log_path)
             )
         built.replace(model)
+    _prune(layout.models_dir, keep=model)
     return model
+
+
+def _prune(models_dir: Path, *, keep: Path, count: int = 3) -> None:
+    """Delete all but the ``count`` newest cached models (one model is about 25 MB)."""
+    models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in models[count:]:
+        if old != keep:
+            old.unlink(missing_ok=True)
 
 
 def _tail(path: Path, lines: int = 30) -> str:
@@ -254,6 +263,14 @@ def _tail(path: Path, lines: int = 30) -> str:
     # tqdm draws its bars with carriage returns; keep only each line's last state.
     cleaned = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
     return "\n".join(cleaned[-lines:])
+
+
+def _loaded_model(status: httpx.Response) -> bool:
+    try:
+        body = status.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and bool(body.get("model_file"))
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -407,8 +424,8 @@ class RasaServer:
                     answer = client.get(f"{self.url}/status", params={"token": self.token})
                 except httpx.TransportError:
                     answer = None
-                if answer is not None and answer.status_code == 200:
-                    if answer.json().get("model_file"):
+                if answer is not None and answer.status_code == httpx.codes.OK:
+                    if _loaded_model(answer):
                         return
                     raise NLUBackendUnavailable(
                         f"the Rasa server at {self.url} started without a model "
@@ -421,7 +438,7 @@ class RasaServer:
                     )
                 time.sleep(0.25)
 
-    def _log_tail(self) -> str:
+    def _log_tail(self) -> str:  # the output of startup only: no message text yet
         if self.log_path is not None:
             return _tail(self.log_path)
         if self._log is None:
@@ -490,6 +507,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub.add_argument("--root", type=Path, default=Path())
         sub.add_argument("--venv", type=Path)
         sub.add_argument("--config", type=Path)
+        sub.add_argument("--requirements", type=Path)
         sub.add_argument("--data-dir", type=Path)
         sub.add_argument("--models-dir", type=Path)
         if name == "serve":
@@ -511,21 +529,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     layout = RasaLayout(
         venv=args.venv or layout.venv,
         config=args.config or layout.config,
-        requirements=layout.requirements,
+        requirements=args.requirements or layout.requirements,
         data_dir=layout.data_dir,
         models_dir=args.models_dir or layout.models_dir,
     )
+    try:
+        model = layout.model_path()
+    except FileNotFoundError as exc:
+        _say(f"rasa: {exc}")
+        return 1
     if args.command == "model-path":
-        sys.stdout.write(f"{layout.model_path()}\n")
+        sys.stdout.write(f"{model}\n")
         return 0
     if args.command == "train":
-        model = layout.model_path()
         if model.is_file():
             _say(f"rasa: model up to date: {model}")
         else:
             started = time.monotonic()
             _say(f"rasa: training {model} from {layout.data_dir} (log: train.log) ...")
-            train(layout)
+            try:
+                train(layout)
+            except (FileNotFoundError, RuntimeError) as exc:
+                _say(f"rasa: {exc}")
+                return 1
             size_mb = model.stat().st_size / 1e6
             _say(f"rasa: trained in {time.monotonic() - started:.0f} s ({size_mb:.1f} MB)")
         sys.stdout.write(f"{model}\n")
@@ -534,7 +560,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not token:
         _say("set RASA_AUTH_TOKEN to the token clients will send")
         return 2
-    with RasaServer(layout.rasa, layout.model_path(), token=token, port=args.port) as server:
+    with RasaServer(layout.rasa, model, token=token, port=args.port) as server:
         _say(f"rasa: serving {server.model.name} at {server.url} (Ctrl-C stops)")
         try:
             while server.running():

@@ -16,6 +16,7 @@ from nlu.rasa_server import (
     free_port,
     main,
     process_rss_bytes,
+    train,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,24 +107,35 @@ def test_empty_data_dir_fails_naming_it(layout):
 
 def test_cli_model_path_prints_what_the_library_computes(layout, capsys):
     status = main(
-        [
-            "model-path",
-            "--venv",
-            str(layout.venv),
-            "--config",
-            str(layout.config),
-            "--data-dir",
-            str(layout.data_dir),
-            "--models-dir",
-            str(layout.models_dir),
-        ]
-    )
+        ["model-path", "--venv", str(layout.venv), "--config", str(layout.config),
+         "--requirements", str(layout.requirements), "--data-dir", str(layout.data_dir),
+         "--models-dir", str(layout.models_dir)]
+    )  # fmt: skip
 
-    # The CLI reads the pins from the repository, the fixture from tmp_path.
     assert status == 0
-    printed = Path(capsys.readouterr().out.strip())
-    assert printed.parent == layout.models_dir
-    assert printed.name.endswith(".tar.gz")
+    assert capsys.readouterr().out == f"{layout.model_path()}\n"
+
+
+def test_cli_fails_with_a_message_when_there_is_no_data(layout, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+
+    status = main(["model-path", "--config", str(layout.config), "--data-dir", str(empty)])
+
+    assert status == 1
+    assert f"no *.yml training files in {empty}" in capsys.readouterr().err
+
+
+def test_train_with_a_cached_model_does_nothing(layout):
+    layout.models_dir.mkdir()
+    layout.model_path().write_bytes(b"cached")
+
+    assert train(layout) == layout.model_path()  # no venv needed: nothing to train
+
+
+def test_train_without_the_venv_says_to_run_make_rasa(layout):
+    with pytest.raises(FileNotFoundError, match="run `make rasa`"):
+        train(layout)
 
 
 def test_process_rss_bytes_reads_proc():
