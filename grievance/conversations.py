@@ -68,6 +68,8 @@ class ConversationState:
         flow_data: that flow's data (encrypted at rest).
         last_results: ids of the search results offered after the last answer.
         is_new: True when this worker had no stored state.
+        erased: set by the delete flow after :meth:`ConversationStore.forget`: ``save``
+            then writes nothing, so the erased conversation is not stored again.
     """
 
     user_ref: str
@@ -79,6 +81,7 @@ class ConversationState:
     flow_data: dict[str, Any] = field(default_factory=dict)
     last_results: list[str] = field(default_factory=list)
     is_new: bool = False
+    erased: bool = False
 
 
 class ConversationStore:
@@ -147,8 +150,12 @@ class ConversationStore:
         Raises:
             StorageUnavailable: if the database cannot be written.
         """
+        if state.erased:
+            return
         flow_state = (
-            self._vault.encrypt(json.dumps(state.flow_data, ensure_ascii=False), context="flow_state")
+            self._vault.encrypt(
+                json.dumps(state.flow_data, ensure_ascii=False), context="flow_state"
+            )
             if state.flow_data
             else None
         )
@@ -171,17 +178,24 @@ class ConversationStore:
         state.is_new = False
 
     def forget(self, user_ref: str) -> None:
-        """Erase everything stored about ``user_ref``'s conversation."""
-        with self._sessions.begin() as session:
-            session.execute(delete(Conversation).where(Conversation.user_ref == user_ref))
-            session.execute(delete(InboundMessage).where(InboundMessage.user_ref == user_ref))
+        """Erase everything stored about ``user_ref``'s conversation.
+
+        Raises:
+            StorageUnavailable: if the database cannot be written (nothing was erased).
+        """
+        try:
+            with self._sessions.begin() as session:
+                session.execute(delete(Conversation).where(Conversation.user_ref == user_ref))
+                session.execute(delete(InboundMessage).where(InboundMessage.user_ref == user_ref))
+        except OperationalError as exc:
+            raise StorageUnavailable("cannot erase the conversation") from exc
 
     def purge_stale(self, older_than: datetime) -> int:
         """Delete conversation state and delivery records not touched since ``older_than``."""
         with self._sessions.begin() as session:
             done = session.execute(
                 delete(Conversation).where(Conversation.updated_at < older_than)
-            ).rowcount
+            ).rowcount  # type: ignore[attr-defined]  # a CursorResult for DELETE
             session.execute(delete(InboundMessage).where(InboundMessage.received_at < older_than))
         return int(done or 0)
 
