@@ -1,0 +1,64 @@
+from pathlib import Path
+
+import yaml
+
+from knowledge_base.cards import CARDS_DIR, check_cards, load_cards
+from knowledge_base.cli import check, stats
+from knowledge_base.statutes import load_statutes, passages_by_key
+
+GOOD = {
+    "id": "cn-lcl-82-test",
+    "cites": ["CN-LCL:82"],
+    "jurisdiction": "CN",
+    "topic": "contract",
+    "source_url": "https://flk.npc.gov.cn/",
+    "title": {"zh": "没签合同", "en": "No contract"},
+    "text": {"zh": "双倍工资。", "en": "Double pay."},
+    "actions": {"zh": ["拨打12333"], "en": ["Call 12333"]},
+}
+
+
+def _check(tmp_path: Path, cards: list[dict]) -> list[str]:
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(cards, allow_unicode=True), "utf-8")
+    loaded, problems = load_cards(tmp_path)
+    return problems + check_cards(loaded, passages_by_key(load_statutes()))
+
+
+def test_the_shipped_cards_pass_kb_check():
+    assert check() == 0
+
+
+def test_a_good_card_has_no_problem(tmp_path):
+    assert _check(tmp_path, [GOOD]) == []
+
+
+def test_a_card_citing_an_article_the_statute_layer_lacks_fails(tmp_path):
+    problems = _check(tmp_path, [{**GOOD, "cites": ["CN-LCL:999"]}])
+    assert any("CN-LCL:999" in p and "statute layer lacks" in p for p in problems)
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    bad = {**GOOD, "id": "second", "cites": ["XX-NOPE:1"]}
+    long_text = {**GOOD, "id": "third", "text": {"zh": "长" * 601, "en": "x"}}
+    missing_lang = {**GOOD, "id": "fourth", "text": {"zh": "只有中文"}}
+    problems = _check(tmp_path, [GOOD, GOOD, bad, long_text, missing_lang])
+    joined = "\n".join(problems)
+    assert "duplicate id" in joined
+    assert "unknown instrument 'XX-NOPE'" in joined
+    assert "text.zh is 601 characters" in joined
+    assert "text missing in en" in joined
+
+
+def test_malformed_yaml_names_the_file(tmp_path):
+    (tmp_path / "broken.yml").write_text("- id: [unclosed\n", "utf-8")
+    _, problems = load_cards(tmp_path)
+    assert problems and problems[0].startswith("broken.yml: not valid YAML")
+
+
+def test_stats_counts_cards_by_first_citation():
+    result = stats()
+    assert result["cards"] == sum(result["by_jurisdiction"].values())
+    assert result["cards"] == sum(result["by_instrument"].values())
+    assert result["passages"] > 1000
+    assert set(result["by_language"]) >= {"zh", "en"}
+    assert CARDS_DIR.is_dir()

