@@ -17,7 +17,19 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -127,6 +139,17 @@ class GrievanceService:
         self._salt = vault.subkey("receipt-code")
         self._attempt_limit = attempt_limit
         self._attempt_window = attempt_window
+
+    @property
+    def backend_name(self) -> str:
+        """The database dialect (``sqlite``, ``postgresql``), for benchmarks and stats."""
+        bind = self._sessions.kw.get("bind")
+        return str(bind.dialect.name) if bind is not None else "unknown"
+
+    @property
+    def code_hash_cost(self) -> int:
+        """The scrypt ``n`` used for receipt codes."""
+        return self._cost
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -416,6 +439,9 @@ class GrievanceService:
         """
         now = self._now()
         with self._tx("erase the worker's data") as session:
+            # A write first: on SQLite it takes the database's write lock for the whole
+            # transaction, so no reply or new case can slip in between read and erase.
+            session.execute(delete(m.StatusAttempt).where(m.StatusAttempt.user_ref == user_ref))
             case_rows = (
                 session.execute(
                     select(m.Case).where(m.Case.worker_ref == user_ref).with_for_update()
@@ -438,7 +464,6 @@ class GrievanceService:
                 .where(or_(m.Outbox.worker_ref == user_ref, m.Outbox.case_id.in_(case_ids)))
                 .values(worker_ref=None, chat_id_enc=None, text_enc=None)
             )
-            session.execute(delete(m.StatusAttempt).where(m.StatusAttempt.user_ref == user_ref))
             for row in case_rows:
                 row.worker_ref = None
                 row.chat_id_enc = None
@@ -553,11 +578,25 @@ class GrievanceService:
                 raise InvalidTransition(
                     f"case {case_id}: cannot go from {old!r} to {new_status!r} (allowed: {allowed})"
                 )
-            row.status = new_status
-            row.updated_at = now
+            values: dict[str, Any] = {
+                "status": new_status,
+                "updated_at": now,
+                "closed_at": now if new_status in m.FINISHED_STATUSES else None,
+            }
             if new_status == m.ACKNOWLEDGED:
-                row.acknowledged_at = now
-            row.closed_at = now if new_status in m.FINISHED_STATUSES else None
+                values["acknowledged_at"] = now
+            # Conditional on the status we checked: two moderators acting at once cannot
+            # both move the case (SQLite ignores FOR UPDATE, so this is the real guard).
+            changed = _affected(
+                session.execute(
+                    update(m.Case)
+                    .where(m.Case.id == case_id, m.Case.status == old)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            if changed != 1:
+                raise InvalidTransition(f"case {case_id}: its status changed meanwhile; reload")
             kind = "acknowledged" if new_status == m.ACKNOWLEDGED else "status_changed"
             change = {"from": old, "to": new_status}
             self._event(
@@ -645,10 +684,46 @@ class GrievanceService:
         now = self._now()
         with self._tx("send the reply") as session:
             self._moderator(session, moderator_id)
-            row = self._case(session, case_id, lock=True)
-            if not self._contact_allowed(row):
+            self._case(session, case_id, lock=True)
+            # One statement copies the contact details only if the worker can still be
+            # reached, so a concurrent /delete can never leave a chat id in the outbox.
+            contactable = select(
+                m.Case.id,
+                m.Case.channel,
+                m.Case.worker_ref,
+                m.Case.chat_id_enc,
+                literal(self._enc(text, "outbox.text")),
+                literal(m.OUTBOX_PENDING),
+                literal(0),
+                literal(now, DateTime(timezone=True)),
+                literal(now, DateTime(timezone=True)),
+            ).where(
+                m.Case.id == case_id,
+                m.Case.contact_consent.is_(True),
+                m.Case.worker_ref.is_not(None),
+                m.Case.channel.is_not(None),
+                m.Case.chat_id_enc.is_not(None),
+            )
+            outbox_id = session.execute(
+                insert(m.Outbox)
+                .from_select(
+                    [
+                        "case_id",
+                        "channel",
+                        "worker_ref",
+                        "chat_id_enc",
+                        "text_enc",
+                        "status",
+                        "attempts",
+                        "next_attempt_at",
+                        "created_at",
+                    ],
+                    contactable,
+                )
+                .returning(m.Outbox.id)
+            ).scalar_one_or_none()
+            if outbox_id is None:
                 raise ContactNotAllowed(f"case {case_id}: the worker cannot be contacted")
-            assert row.channel is not None  # checked by _contact_allowed
             self._event(
                 session,
                 case_id,
@@ -658,31 +733,26 @@ class GrievanceService:
                 text_enc=self._enc(text, "event.text"),
                 at=now,
             )
-            outbox = m.Outbox(
-                case_id=case_id,
-                channel=row.channel,
-                worker_ref=row.worker_ref,
-                chat_id_enc=row.chat_id_enc,
-                text_enc=self._enc(text, "outbox.text"),
-                status=m.OUTBOX_PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
+            session.execute(
+                update(m.Case)
+                .where(m.Case.id == case_id)
+                .values(
+                    updated_at=now,
+                    feedback_at=func.coalesce(
+                        m.Case.feedback_at, literal(now, DateTime(timezone=True))
+                    ),
+                )
+                .execution_options(synchronize_session=False)
             )
-            session.add(outbox)
-            if row.feedback_at is None:
-                row.feedback_at = now
-            row.updated_at = now
-            session.flush()
             self._audit(
                 session,
                 "reply_sent",
                 moderator_id=moderator_id,
                 case_id=case_id,
                 at=now,
-                details={"outbox_id": outbox.id},
+                details={"outbox_id": outbox_id},
             )
-            return outbox.id
+            return int(outbox_id)
 
     @staticmethod
     def _check_text(text: str) -> None:
