@@ -60,6 +60,8 @@ def build_app(
     settings: Settings,
     *,
     encoder: Encoder | None = None,
+    kb: KnowledgeBase | None = None,
+    index: HybridIndex | None = None,
     build_index: bool = False,
     classifier: IntentClassifier | None = None,
     train_classifier: bool = True,
@@ -69,6 +71,8 @@ def build_app(
     Args:
         settings: the loaded settings.
         encoder: an already loaded encoder to share (tests load it once per session).
+        kb: an already loaded knowledge base to share.
+        index: an already loaded index (built with ``encoder`` from ``kb``) to share.
         build_index: build the search index when it is missing instead of failing.
         classifier: an intent classifier to use instead of the configured one.
         train_classifier: train the builtin classifier if no saved model matches.
@@ -89,14 +93,15 @@ def build_app(
     )
     store = ConversationStore(sessions, vault)
     catalogue = Catalogue.load()
-    kb = KnowledgeBase.load()
+    kb = kb or KnowledgeBase.load()
     encoder = encoder or build_encoder(settings)
     index_dir = settings.resolve(settings.kb.index_dir)
-    index = (
-        HybridIndex.load_or_build(kb, encoder, index_dir)
-        if build_index
-        else HybridIndex.load_for(kb, encoder, index_dir)
-    )
+    if index is None:
+        index = (
+            HybridIndex.load_or_build(kb, encoder, index_dir)
+            if build_index
+            else HybridIndex.load_for(kb, encoder, index_dir)
+        )
     retriever = HybridRetriever(index, encoder)
     if classifier is None:
         classifier = build_classifier(settings, encoder, train=train_classifier)
@@ -144,6 +149,23 @@ def build_flows(
     catalogue: Catalogue,
     services: dict[str, Any],
 ) -> dict[str, Flow]:
-    """The multi-step flows (report, status, delete) and the grievance service."""
-    del settings, sessions, vault, store, catalogue, services
-    return {}
+    """The multi-step flows (report, status, delete) and the grievance service.
+
+    The service is also put in ``services["grievance"]`` for the console and the outbox
+    senders; ``services["is_receipt_code"]`` spots a receipt code in a message.
+    """
+    del settings
+    from bot.flows.delete import DeleteFlow
+    from bot.flows.report import ReportFlow
+    from bot.flows.status import StatusFlow
+    from grievance.codes import find_code
+    from grievance.service import GrievanceService
+
+    service = GrievanceService(sessions, vault)
+    services["grievance"] = service
+    services["is_receipt_code"] = lambda text: find_code(text) is not None
+    return {
+        "report": ReportFlow(service, catalogue),
+        "status": StatusFlow(service, catalogue),
+        "delete": DeleteFlow(service, store, catalogue),
+    }

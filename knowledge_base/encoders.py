@@ -104,7 +104,10 @@ class SentenceTransformerEncoder:
             ) from exc
         self._model: Any = SentenceTransformer(resolve_st_model(model), device="cpu")
         self.name = f"sentence-transformers:{model}"
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension"
+        )
+        self.dim = int(dimension())
         self._query_prefix = query_prefix
         self._passage_prefix = passage_prefix
         self._lock = threading.Lock()

@@ -81,13 +81,14 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 @pytest.fixture()
 def make_app(
-    tmp_path: Path, encoder: Encoder, index: HybridIndex
+    tmp_path: Path, encoder: Encoder, kb: KnowledgeBase, index: HybridIndex
 ) -> Iterator[Callable[..., App]]:
-    """Build Apps on a fresh SQLite file, sharing the session's encoder and index."""
-    del index  # built once by its fixture; build_app loads it from disk
+    """Build Apps on a fresh SQLite file, sharing the session's encoder, sources and index."""
     apps: list[App] = []
 
     def factory(settings: Settings | None = None, **kwargs: Any) -> App:
+        kwargs.setdefault("kb", kb)
+        kwargs.setdefault("index", index)
         app = build_app(settings or make_settings(tmp_path), encoder=encoder, **kwargs)
         apps.append(app)
         return app
