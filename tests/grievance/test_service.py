@@ -296,3 +296,21 @@ def test_thousands_of_cases_list_quickly(service, session_factory, vault):
     everything = service.list_cases(CaseFilter(limit=10_000))
     assert len(everything) == 3000
     assert len(service.list_cases(CaseFilter(urgency="past", limit=10_000))) == 1000
+
+
+def test_malformed_code_costs_one_hash_like_a_wrong_one(service, monkeypatch):
+    import grievance._core as core
+
+    calls = []
+    real = core.hash_code
+
+    def counting(code, salt, *, cost):
+        calls.append(code)
+        return real(code, salt, cost=cost)
+
+    monkeypatch.setattr(core, "hash_code", counting)
+    for code in ("not a code", "ZZZZ-ZZZZ-ZZZZ-ZZZZ"):
+        calls.clear()
+        with pytest.raises(CaseNotFound):
+            service.status_by_code(code, user_ref="u")
+        assert len(calls) == 1 or (len(calls) == 2 and calls[0] == code)

@@ -239,3 +239,21 @@ def test_no_report_text_in_logs(driver, caplog):
     assert "secret-account-words" not in logged
     assert "Sunrise" not in logged and driver.user not in logged
     assert saved[1].text not in logged
+
+
+def test_thousands_of_messages_stay_bounded(driver, service, moderator_id, store):
+    driver.send("/report")
+    driver.send("report:consent:yes")
+    notes = 0
+    for i in range(1500):
+        replies = driver.send(f"message number {i:05d} with some detail")
+        notes += sum("20000" in r.text for r in replies)
+    assert notes == 1  # the truncation note is shown once
+    assert len(driver.state().flow_data["account"]) == 20_000
+    for text in ["report:done", "report:skip", "report:skip", "report:skip", "report:skip",
+                 "report:skip", "report:contact:no"]:
+        driver.send(text)
+    assert parse_code(driver.send("report:send")[1].text)
+    detail = service.get_case(service.list_cases()[0].case_id, moderator_id)
+    assert detail.account.startswith("message number 00000")
+    assert len(detail.account) == 20_000
