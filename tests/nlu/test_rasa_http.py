@@ -449,9 +449,11 @@ def test_real_rasa_classifies_clear_messages(real_classifier, text, intent):
     assert all(score.name in INTENTS for score in parse.ranking)
 
 
+# "banana" is the known case (Rasa alone once said report_abuse 0.63); the others
+# are not in the training data.
 @pytest.mark.integration
-@pytest.mark.parametrize("text", ["banana", "香蕉"])
-def test_real_rasa_does_not_turn_fruit_into_a_report(real_classifier, text):
+@pytest.mark.parametrize("text", ["banana", "香蕉", "mango", "芒果", "my cat is cute", "xyzzy"])
+def test_real_rasa_does_not_turn_small_talk_into_a_report(real_classifier, text):
     parse = real_classifier.parse(text)
 
     alarming = parse.intent in {"report_problem", "urgent_danger"} and parse.confidence >= 0.5
