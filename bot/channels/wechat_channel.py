@@ -22,7 +22,12 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.channels.wechat_api import WeChatApi, WeChatError
 from bot.channels.wechat_config import WeChatConfig, WeChatHost
-from bot.channels.wechat_crypto import MessageCrypto, WeChatCryptoError, check_signature
+from bot.channels.wechat_crypto import (
+    MessageCrypto,
+    SignatureError,
+    WeChatCryptoError,
+    check_signature,
+)
 from bot.channels.wechat_render import ChoiceMemory, Rendered, ReplyRenderer
 from bot.channels.wechat_xml import Inbound, XmlError, encrypted_reply_xml, parse_xml
 from bot.channels.wechat_xml import text_reply_xml as _text_xml
@@ -162,8 +167,10 @@ class WeChatChannel:
             )
             inner = self._crypto.decrypt(envelope.encrypted)
             return parse_xml(inner, self.config.max_body_bytes)
+        except SignatureError as exc:
+            raise Refused(403, str(exc)) from exc
         except WeChatCryptoError as exc:
-            raise Refused(403 if "signature" in str(exc) else 400, str(exc)) from exc
+            raise Refused(400, str(exc)) from exc
         except XmlError as exc:
             raise Refused(400, f"decrypted {exc}") from exc
 
@@ -237,12 +244,12 @@ class WeChatChannel:
             self._notify_inbound(user_ref)
             try:
                 replies = self.host.assistant.handle(message)
+                return replies, self._language(user_ref)
             except Exception:
                 # The boundary: log the fault (never the text) and give the worker a way on.
                 logger.exception("error answering a wechat message user=%s", user_ref)
-                lang = self._language(user_ref)
+                lang = self._default_lang
                 return [Reply(text=self.host.catalogue.text("error", lang))], lang
-            return replies, self._language(user_ref)
 
         return job
 
@@ -261,6 +268,9 @@ class WeChatChannel:
             self.on_inbound(user_ref)
         except StorageUnavailable:
             logger.warning("could not requeue waiting replies user=%s", user_ref)
+        except Exception:
+            # Never let the outbox keep a worker from getting an answer.
+            logger.exception("inbound hook failed user=%s", user_ref)
 
     def _language(self, user_ref: str) -> str:
         try:
