@@ -12,7 +12,7 @@ from knowledge_base.instruments import CARD_LANGUAGES, INSTRUMENTS
 from knowledge_base.statutes import SOURCES_DIR, StatutePassage, StatuteSource, load_statutes
 
 #: Bumped whenever the document layout or the index files change.
-INDEX_FORMAT = "3"
+INDEX_FORMAT = "4"
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BATCH = 32
+#: Characters of a document that are embedded. e5 reads at most 512 tokens and its cost grows
+#: faster than linearly with length; the opening of an article carries its subject, and BM25
+#: still indexes the whole text.
+DENSE_CHARS = 360
 
 
 def index_key(kb: KnowledgeBase, encoder: Encoder) -> str:
@@ -78,7 +82,7 @@ class HybridIndex:
         vectors = np.zeros((len(docs), encoder.dim), dtype=np.float32)
         for start in range(0, len(docs), BATCH):
             chunk = docs[start : start + BATCH]
-            vectors[start : start + len(chunk)] = encoder.encode_passages([d.text for d in chunk])
+            vectors[start : start + len(chunk)] = encoder.encode_passages([d.text[:DENSE_CHARS] for d in chunk])
             if progress:
                 progress(start + len(chunk), len(docs))
         dense = faiss.IndexFlatIP(encoder.dim)
