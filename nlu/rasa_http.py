@@ -38,7 +38,8 @@ class RasaHttpIntentClassifier:
         Args:
             url: the server's base URL, e.g. ``http://127.0.0.1:5005``.
             token: the server's ``--auth-token``.
-            timeout_s: the budget for one parse (connect, send and read), in seconds.
+            timeout_s: the limit, in seconds, on each phase of one parse (connecting,
+                sending, reading the answer).
 
         Raises:
             ValueError: when the URL is not http(s), the token is empty or the timeout is
@@ -58,6 +59,8 @@ class RasaHttpIntentClassifier:
             params={"token": token},
             timeout=httpx.Timeout(self.timeout_s),
             follow_redirects=False,
+            # The server is ours, on loopback or the local network: no proxy from the env.
+            trust_env=False,
         )
 
     def parse(self, text: str) -> Parse:
