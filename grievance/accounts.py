@@ -371,6 +371,19 @@ class ModeratorAccounts:
             sec.password_changed_at = sec.updated_at = self._now()
             self._audit(session, "password_changed", moderator_id)
 
+    def sign_out(self, moderator_id: int) -> None:
+        """End every session of this account (a copied cookie is void too) and audit it.
+
+        Raises:
+            ModeratorNotFound: no such account.
+        """
+        with self._tx("sign out") as session:
+            self._row(session, moderator_id)
+            sec = self._security(session, moderator_id)
+            sec.session_epoch += 1
+            sec.updated_at = self._now()
+            self._audit(session, "logout", moderator_id)
+
     # -- signing in -------------------------------------------------------------------
 
     def _verify(self, stored: str, password: str) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import statistics
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -100,11 +100,11 @@ def week_start(moment: date) -> date:
     return moment - timedelta(days=moment.weekday())
 
 
-def _reporters(refs: list[str | None]) -> int:
+def _reporters(refs: Iterable[str | None]) -> int:
     return len({ref if ref is not None else _DETACHED for ref in refs})
 
 
-def breakdown(groups: dict[str, list[str | None]]) -> Breakdown:
+def breakdown(groups: Mapping[str, Sequence[str | None]]) -> Breakdown:
     """Suppress every group of fewer than :data:`MIN_REPORTERS` distinct reporters.
 
     Args:
@@ -119,7 +119,7 @@ def breakdown(groups: dict[str, list[str | None]]) -> Breakdown:
     return Breakdown(shown=shown, suppressed=True)
 
 
-def count_breakdown(counts: dict[str, int]) -> Breakdown:
+def count_breakdown(counts: Mapping[str, int]) -> Breakdown:
     """Suppress every group counted fewer than :data:`MIN_REPORTERS` times."""
     shown = {g: n for g, n in counts.items() if n >= MIN_REPORTERS}
     rest = sum(n for g, n in counts.items() if g not in shown)
