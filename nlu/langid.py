@@ -28,6 +28,8 @@ def detect_language(text: str, min_score: float = 0.35) -> str | None:
 
     Very short Latin texts ("ok", "hi") return None so the worker's language is kept.
     """
+    # Lone surrogates (bytes decoded with surrogateescape) would crash fasttext.
+    text = text.encode("utf-8", "replace").decode("utf-8")
     counts = {lang: len(pattern.findall(text)) for pattern, lang in _SCRIPTS}
     script_lang, script_hits = max(counts.items(), key=lambda item: item[1])
     if script_hits >= 1 and script_hits * 3 >= len(_LATIN_WORD.findall(text)):
