@@ -74,8 +74,10 @@ def test_lookalikes_map_to_digits():
     assert parse_code("OOOO-IIII-LLLL-oilO") == "0000-1111-1111-0110"
 
 
-@pytest.mark.parametrize("bad", ["", "7K4P-2M9Q-XR3T", "7K4P-2M9Q-XR3T-8WJDX", "UUUU-2M9Q-XR3T-8WJD",
-                                 "7K4P-2M9Q-XR3T-8WJ!"])
+@pytest.mark.parametrize(
+    "bad",
+    ["", "7K4P-2M9Q-XR3T", "7K4P-2M9Q-XR3T-8WJDX", "UUUU-2M9Q-XR3T-8WJD", "7K4P-2M9Q-XR3T-8WJ!"],
+)
 def test_parse_rejects_malformed(bad):
     with pytest.raises(InvalidCode):
         parse_code(bad)
