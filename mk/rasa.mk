@@ -9,7 +9,8 @@
 # changes (its hash is kept in a stamp file), and the model is named after a hash of the
 # training data, the pipeline config and the pins, so it is retrained only when they change.
 # Override RASA_DATA_DIR to train from another folder of *.yml files, RASA_PYTHON310 to
-# choose the interpreter.
+# choose the interpreter. pip runs with -qq: this machine's pip config lists local index
+# folders that do not exist, and -q would print a warning for each of the 160 pins.
 
 RASA_VERSION      := 3.6.21
 RASA_VENV         ?= .rasa-venv
@@ -43,7 +44,7 @@ rasa-venv:
 		"$$py" -m venv "$(RASA_VENV)"; \
 	fi; \
 	echo "rasa: installing rasa==$(RASA_VERSION) and its pins into $(RASA_VENV) ..."; \
-	"$(RASA_VENV)/bin/python" -m pip install --quiet --disable-pip-version-check \
+	"$(RASA_VENV)/bin/python" -m pip install -qq --disable-pip-version-check \
 		-r "$(RASA_REQUIREMENTS)"; \
 	"$(RASA_VENV)/bin/python" -m pip check; \
 	RASA_TELEMETRY_ENABLED=false "$(RASA_VENV)/bin/python" -c \
