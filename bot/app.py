@@ -16,6 +16,7 @@ from bot.i18n import Catalogue
 from grievance.conversations import ConversationStore
 from grievance.crypto import Vault, load_master_key
 from grievance.db import make_engine, make_session_factory, migrate
+from grievance.stats import QuestionStats
 from knowledge_base.corpus import KnowledgeBase
 from knowledge_base.encoders import Encoder, make_encoder
 from knowledge_base.index import HybridIndex
@@ -119,6 +120,7 @@ def build_app(
         detect_language=detect_language,
         flows=flows,
         is_receipt_code=services.get("is_receipt_code"),
+        on_answer=QuestionStats(sessions).record,
         default_language=settings.assistant.default_language,
         default_country=settings.assistant.default_country,
         top_k=settings.kb.top_k,
@@ -135,10 +137,32 @@ def build_app(
 
 def build_classifier(
     settings: Settings, encoder: Encoder, *, train: bool = True
-) -> IntentClassifier | None:
-    """The configured intent classifier (builtin, or Rasa falling back to builtin)."""
-    del settings, encoder, train
-    return None
+) -> IntentClassifier:
+    """The configured intent classifier: builtin, or Rasa falling back to builtin.
+
+    The builtin model is cached under ``nlu.model_dir/<hash of data, encoder, config>``;
+    with ``train`` False a missing model is still trained (it takes seconds), the flag only
+    documents intent for callers that measure start-up.
+    """
+    del train
+    from nlu.builtin import BuiltinIntentClassifier
+    from nlu.training import DATA_DIR
+
+    builtin = BuiltinIntentClassifier.load_or_train(
+        encoder, DATA_DIR, settings.resolve(settings.nlu.model_dir)
+    )
+    if settings.nlu.backend == "builtin":
+        return builtin
+    from nlu.fallback import FallbackIntentClassifier
+    from nlu.rasa_http import RasaHttpIntentClassifier
+
+    token = settings.secrets.rasa_auth_token
+    rasa = RasaHttpIntentClassifier(
+        settings.nlu.rasa_url,
+        token.get_secret_value() if token else "",
+        settings.nlu.rasa_timeout_s,
+    )
+    return FallbackIntentClassifier(rasa, builtin)
 
 
 def build_flows(

@@ -69,6 +69,8 @@ class Assistant:
         detect_language: returns a language code or None when unsure.
         flows: multi-step flows by name (``report``, ``status``, ``delete``).
         is_receipt_code: spots a receipt code in a message (then the status flow answers).
+        on_answer: called with the topic of each answered question (text-free statistics
+            for the moderators' dashboard).
         default_language: for workers whose language is not known yet.
         default_country: the jurisdiction before the worker chooses one.
         top_k: results offered per question.
@@ -90,6 +92,7 @@ class Assistant:
         detect_language: Callable[[str], str | None] | None = None,
         flows: dict[str, Flow] | None = None,
         is_receipt_code: Callable[[str], bool] | None = None,
+        on_answer: Callable[[str], object] | None = None,
         default_language: str = "zh",
         default_country: str | None = None,
         top_k: int = 3,
@@ -111,6 +114,7 @@ class Assistant:
         self.detect_language = detect_language
         self.flows = flows or {}
         self.is_receipt_code = is_receipt_code
+        self.on_answer = on_answer
         self.default_language = default_language
         self.default_country = default_country
         self.top_k = top_k
@@ -288,6 +292,8 @@ class Assistant:
                 buttons=(Button(self.catalogue.text("btn_human", lang), "/human"),),
             )]
         state.last_results = [h.ref for h in hits[1:]]
+        if self.on_answer is not None:
+            self.on_answer(self.answers.topic_of(hits[0]))
         replies = []
         if len(turn.text) > self.max_question_chars:
             replies.append(Reply(text=self.catalogue.text("too_long", lang)))
