@@ -125,6 +125,8 @@ def build_app(
         default_country=settings.assistant.default_country,
         top_k=settings.kb.top_k,
         min_similarity=settings.kb.min_similarity,
+        min_lexical=settings.kb.min_lexical,
+        strong_similarity=settings.kb.strong_similarity,
         confidence_threshold=settings.nlu.confidence_threshold,
         max_question_chars=settings.assistant.max_question_chars,
     )

@@ -74,7 +74,11 @@ class Assistant:
         default_language: for workers whose language is not known yet.
         default_country: the jurisdiction before the worker chooses one.
         top_k: results offered per question.
-        min_similarity: below it (and with no strong lexical match) "not sure".
+        min_similarity: below it "not sure" ...
+        min_lexical: ... and between it and ``strong_similarity`` an answer needs at least
+            this BM25 score (some words in common), so a fluent off-topic message is not
+            answered with whatever card happens to be nearest.
+        strong_similarity: at or above it the similarity alone is enough.
         confidence_threshold: below it a clarifying question instead of a guess.
         max_question_chars: longer questions are searched by their beginning.
     """
@@ -97,6 +101,8 @@ class Assistant:
         default_country: str | None = None,
         top_k: int = 3,
         min_similarity: float = 0.80,
+        min_lexical: float = 1.0,
+        strong_similarity: float = 0.88,
         confidence_threshold: float = 0.45,
         max_question_chars: int = 2000,
     ) -> None:
@@ -119,6 +125,8 @@ class Assistant:
         self.default_country = default_country
         self.top_k = top_k
         self.min_similarity = min_similarity
+        self.min_lexical = min_lexical
+        self.strong_similarity = strong_similarity
         self.confidence_threshold = confidence_threshold
         self.max_question_chars = max_question_chars
 
@@ -282,7 +290,7 @@ class Assistant:
     def _answer(self, turn: Turn, triage: Triage) -> list[Reply]:
         lang, state = turn.lang, turn.state
         hits = self.search(turn.text, lang, state.country)
-        confident = bool(hits) and (hits[0].similarity >= self.min_similarity)
+        confident = bool(hits) and self.is_confident(hits[0])
         if not confident:
             state.last_results = []
             if triage.sensitive:
@@ -299,6 +307,12 @@ class Assistant:
             replies.append(Reply(text=self.catalogue.text("too_long", lang)))
         replies.append(self.answers.answer(hits[0], lang, more=len(hits) > 1))
         return replies
+
+    def is_confident(self, hit: Hit) -> bool:
+        """Whether ``hit`` is good enough to show as an answer (else "not sure")."""
+        if hit.similarity >= self.strong_similarity:
+            return True
+        return hit.similarity >= self.min_similarity and hit.lexical >= self.min_lexical
 
     def _open(self, ref: str, lang: str) -> list[Reply]:
         if ref in self.answers.kb.cards or ref in self.answers.kb.passages:

@@ -47,6 +47,8 @@ class KnowledgeBaseSettings(_Section):
     index_dir: Path = Path("var/index")
     top_k: int = Field(default=3, ge=1, le=10)
     min_similarity: float = Field(default=0.80, ge=0.0, le=1.0)
+    min_lexical: float = Field(default=1.0, ge=0.0)
+    strong_similarity: float = Field(default=0.88, ge=0.0, le=1.0)
 
 
 class NLUSettings(_Section):
