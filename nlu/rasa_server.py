@@ -413,7 +413,7 @@ class RasaServer:
 
     def _wait_ready(self, deadline: float) -> None:
         assert self._process is not None
-        with httpx.Client(timeout=2.0) as client:
+        with httpx.Client(timeout=2.0, trust_env=False) as client:
             while True:
                 code = self._process.poll()
                 if code is not None:
