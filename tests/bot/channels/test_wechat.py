@@ -60,6 +60,14 @@ class Harness:
         body = xml.encode() if isinstance(xml, str) else xml
         return self.http.post("/wechat", params=params or query(), content=body, **kw)
 
+    def answer(self, xml: str, params: dict[str, str] | None = None) -> str:
+        """The answer however it came: passively, or (when slow) by customer service."""
+        before = len(self.fake_api.sent)
+        response = self.post(xml, params)
+        if response.text == "success":
+            return self.fake_api.wait_for(before + 1, timeout=60)[before]
+        return self.reply_text(response)
+
     def reply_text(self, response: httpx.Response) -> str:
         assert response.status_code == 200, response.text
         assert element_text(response.text, "MsgType") == "text"
@@ -340,13 +348,12 @@ def test_mount_from_settings(live_server):
 
 def test_end_to_end_with_the_real_app(wechat, app: App):
     with wechat(host=app) as h:
-        welcome = h.reply_text(h.post(event_xml("subscribe", create_time=1700000100)))
+        # On a loaded machine the first answer may miss the 4 s budget: accept either path.
+        welcome = h.answer(event_xml("subscribe", create_time=1700000100))
         assert "WorkRight" in welcome and "回复数字：" in welcome and "【2】English" in welcome
         # "2" presses the second button of the language menu: English.
-        chosen = h.reply_text(h.post(text_xml("2", msg_id="e2e-1")))
-        assert chosen == "OK, I will answer in English."
-        answer = h.reply_text(h.post(text_xml("How is overtime paid?", msg_id="e2e-2")))
-        assert answer
+        assert h.answer(text_xml("2", msg_id="e2e-1")) == "OK, I will answer in English."
+        assert h.answer(text_xml("How is overtime paid?", msg_id="e2e-2"))
         from sqlalchemy import func, select
 
         from grievance.conversations import InboundMessage
