@@ -81,3 +81,6 @@ clean:
 	rm -rf var/index var/nlu
 
 include mk/rasa.mk
+
+# The Rasa launcher runs on the project's interpreter (it needs httpx).
+rasa-venv: install
