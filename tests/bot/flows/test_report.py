@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from bot.flows.report import ReportFlow
 from bot.flows.status import StatusFlow
