@@ -203,10 +203,10 @@ class TelegramChannel:
         self._retry_task: asyncio.Task[None] | None = None
         self._outbox_task: asyncio.Task[None] | None = None
         self._outbox_stop = asyncio.Event()
-        # The token is in every Bot API URL httpx logs at INFO; PTB logs whole updates
-        # (with the worker's text) at DEBUG.
+        # The token is in every Bot API URL httpx logs at INFO; at DEBUG, PTB logs its URLs
+        # (with the token), every call's parameters and whole updates (the worker's text).
         logging.getLogger("httpx").setLevel(logging.WARNING)
-        ptb_log = logging.getLogger("telegram.ext")
+        ptb_log = logging.getLogger("telegram")
         if ptb_log.getEffectiveLevel() < logging.INFO:
             ptb_log.setLevel(logging.INFO)
 

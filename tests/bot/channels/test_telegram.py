@@ -195,6 +195,19 @@ async def test_the_error_boundary_logs_update_and_handler_only(caplog):
     assert "/human" in api.texts(CHAT)[0] and "12333" in api.texts(CHAT)[0]
 
 
+async def test_nothing_identifying_is_logged_even_at_debug_level(caplog):
+    caplog.set_level(logging.DEBUG)
+    with in_process(StubAssistant()) as (channel, api):
+        await channel.application.initialize()
+        await process(channel, api.text_update(CHAT, "我在东莞太阳制衣厂上班"))
+        await process(channel, api.button_update(CHAT, "report:consent:yes"))
+        await channel.application.shutdown()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert logged.count("telegram update=") == 2  # update ids and pseudonyms only
+    for private in ("东莞太阳制衣厂", "report:consent:yes", str(CHAT), TOKEN, "答案"):
+        assert private not in logged
+
+
 async def test_errors_outside_an_update_are_only_logged(caplog):
     with in_process(StubAssistant()) as (channel, api):
         context: Any = SimpleNamespace(error=ConnectionError("down"))
