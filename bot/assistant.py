@@ -33,6 +33,7 @@ COUNTRIES: tuple[str, ...] = ("CN", "VN", "ID", "BD", "KH", "MM")
 NATIONAL_LAW: frozenset[str] = frozenset({"CN"})
 
 SENSITIVE_INTENTS: frozenset[str] = frozenset({"report_problem", "urgent_danger"})
+_STALE_BUTTON_RE = re.compile(r"^(report|status|delete):[a-z0-9_:-]*$")
 _COMMAND_RE = re.compile(r"^/(?P<name>[a-z_]+)(?:@\w+)?(?:\s+(?P<arg>.*))?$", re.S | re.I)
 
 
@@ -218,6 +219,12 @@ class Assistant:
             return [self.answers.law(text[4:].strip(), lang)]
         if text.startswith("open:"):
             return self._open(text[5:].strip(), lang)
+        if _STALE_BUTTON_RE.match(text):
+            # A button of a flow that has ended (an old message scrolled back to): a consent
+            # button starts a new report, any other gets the help menu.
+            if text.startswith("report:consent") and "report" in self.flows:
+                return self.flows["report"].start(turn)
+            return [self._help(lang)]
         if text == "more":
             refs = state.last_results
             state.last_results = []

@@ -22,29 +22,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from grievance.db import Base, utcnow
+from knowledge_base.cards import TOPICS
 
-#: Report categories: DESIGN's topics, in the order the report flow offers them.
-CATEGORIES: tuple[str, ...] = (
-    "wages",
-    "minimum_wage",
-    "overtime",
-    "working_hours",
-    "rest_leave",
-    "contract",
-    "probation",
-    "dismissal_severance",
-    "social_insurance",
-    "injury_safety",
-    "child_labour",
-    "forced_labour",
-    "discrimination",
-    "harassment_violence",
-    "freedom_of_association",
-    "maternity",
-    "dispute_resolution",
-    "migrant_recruitment_fees",
-    "other",
-)
+#: Report categories: DESIGN's topics (one list, kept with the knowledge base), in the order
+#: the report flow offers them.
+CATEGORIES: tuple[str, ...] = TOPICS
 
 #: How urgent a report is, most urgent first (the order of the moderator queue).
 URGENCIES: tuple[str, ...] = ("danger_now", "ongoing", "past")
