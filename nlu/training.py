@@ -20,6 +20,9 @@ import yaml
 from knowledge_base.instruments import LANGUAGES
 from nlu.types import INTENTS
 
+#: The project's training files (``nlu/data/*.yml``), shared by the builtin and Rasa backends.
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
 #: Language of a file whose name carries none (``extra_danger.yml``): several languages.
 MIXED_LANGUAGE = "mul"
 
