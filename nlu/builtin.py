@@ -300,6 +300,8 @@ class BuiltinIntentClassifier:
         data_dir: Path,
         model_dir: Path,
         config: BuiltinConfig | None = None,
+        *,
+        train: bool = True,
     ) -> BuiltinIntentClassifier:
         """The model for the current data from ``model_dir/<key>/``, trained and saved if absent.
 
@@ -308,13 +310,15 @@ class BuiltinIntentClassifier:
             data_dir: the folder of Rasa-format ``*.yml`` training files.
             model_dir: where models (one folder per key) and the embedding cache live.
             config: features and head; the defaults when None.
+            train: train when no usable saved model matches; when False, raise instead.
 
         Returns:
             The classifier.
 
         Raises:
             nlu.training.TrainingDataError: for a malformed training file (named).
-            FileNotFoundError: when ``data_dir`` has no training file.
+            FileNotFoundError: when ``data_dir`` has no training file, or ``train`` is False
+                and no usable model for the current data is saved (names the folder).
         """
         config = config if config is not None else BuiltinConfig()
         data = load_training_data(data_dir)
@@ -323,8 +327,15 @@ class BuiltinIntentClassifier:
             try:
                 return cls.load(folder, encoder)
             except (ValueError, OSError, EOFError) as exc:
+                if not train:
+                    raise FileNotFoundError(f"no usable builtin model at {folder}: {exc}") from exc
                 # A cache entry, so rebuilding is safe; say so rather than fail a start-up.
                 logger.warning("builtin model %s unreadable (%s); retraining", folder, exc)
+        if not train:
+            raise FileNotFoundError(
+                f"no builtin model for the current training data at {folder}: "
+                "run `workright nlu train`"
+            )
         started = time.monotonic()
         classifier = cls.train(encoder, data, config, cache=EmbeddingCache(model_dir, encoder))
         logger.info(

@@ -198,6 +198,14 @@ def test_load_or_train_trains_once_loads_then_retrains_over_a_broken_model(
     assert BuiltinIntentClassifier.load(tmp_path / first.key, encoder).key == first.key
 
 
+def test_load_or_train_without_training_names_the_missing_folder(
+    encoder: Encoder, tmp_path: Path
+) -> None:
+    with pytest.raises(FileNotFoundError, match="workright nlu train") as caught:
+        BuiltinIntentClassifier.load_or_train(encoder, DATA_DIR, tmp_path, train=False)
+    assert str(tmp_path) in str(caught.value)
+
+
 def test_corrupt_head_is_a_value_error_naming_the_file(
     builtin: BuiltinIntentClassifier, encoder: Encoder, tmp_path: Path
 ) -> None:
