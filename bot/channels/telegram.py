@@ -341,9 +341,10 @@ class TelegramChannel:
         if not self.application.running or self.application.update_queue.qsize() >= self._max_queue:
             return JSONResponse({"error": "not ready, retry later"}, status_code=503)
         try:
-            data = await request.json()
-            update = Update.de_json(data, self.application.bot)
+            update = Update.de_json(await request.json(), self.application.bot)
         except (ValueError, TypeError, KeyError, AttributeError):
+            update = None
+        if update is None or not isinstance(update.update_id, int):
             return JSONResponse({"error": "not a Telegram update"}, status_code=400)
         await self.application.update_queue.put(update)
         return Response(status_code=200)

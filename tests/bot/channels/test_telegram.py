@@ -344,8 +344,10 @@ def test_a_whole_conversation_by_webhook(app, live_server):
         for headers in ({}, {SECRET_HEADER: "guess"}, {SECRET_HEADER: SECRET + "x"}):
             response = bot.http.post(WEBHOOK_PATH, json=intruder, headers=headers)
             assert response.status_code == 403
-        bad = bot.http.post(WEBHOOK_PATH, content=b"{not json", headers={SECRET_HEADER: SECRET})
-        assert bad.status_code == 400
+        for body in (b"{not json", b"[]", b"{}", b'{"update_id": "x"}',
+                     b'{"update_id": 1, "message": {"chat": 1}}'):
+            bad = bot.http.post(WEBHOOK_PATH, content=body, headers={SECRET_HEADER: SECRET})
+            assert bad.status_code == 400, body
         time.sleep(0.3)
         assert bot.api.sent() == []  # nothing forbidden was handled
         converse(app, bot)
