@@ -8,7 +8,7 @@ deployment: the messages reach the Assistant and are stored like any other.
 Usage::
 
     WECHAT_TOKEN=... python -m bot.channels.wechat_bench --url http://127.0.0.1:8080/wechat \\
-        -n 500 -c 16
+        -n 500 -c 16 --questions ../shared/eval/dev.jsonl
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import httpx
 
@@ -71,6 +73,7 @@ async def run_load(
     concurrency: int = 8,
     *,
     users: int = 50,
+    questions: Sequence[str] = QUESTIONS,
     encoding_aes_key: str | None = None,
     app_id: str | None = None,
     request_timeout: float = 30.0,
@@ -83,6 +86,7 @@ async def run_load(
         n: messages to post (at most 100,000).
         concurrency: requests in flight at most (at most 256).
         users: distinct simulated workers.
+        questions: the texts to send, in turn (repeats may hit caches: use many).
         encoding_aes_key: post in safe mode with this key (needs ``app_id``).
         app_id: the account's AppID, for safe mode.
         request_timeout: seconds per request.
@@ -94,6 +98,8 @@ async def run_load(
         raise ValueError(f"n must be in 1..{MAX_MESSAGES}, got {n}")
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise ValueError(f"concurrency must be in 1..{MAX_CONCURRENCY}, got {concurrency}")
+    if not questions:
+        raise ValueError("questions must not be empty")
     crypto = MessageCrypto(token, encoding_aes_key, app_id or "") if encoding_aes_key else None
     run = secrets.randbelow(10**9)
     latencies: list[float] = []
@@ -101,7 +107,8 @@ async def run_load(
     gate = asyncio.Semaphore(concurrency)
 
     async def one(client: httpx.AsyncClient, i: int) -> None:
-        xml = _message(f"bench-{run}-{i % users}", run * MAX_MESSAGES + i, QUESTIONS[i % 5])
+        text = questions[i % len(questions)]
+        xml = _message(f"bench-{run}-{i % users}", run * MAX_MESSAGES + i, text)
         timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**9))
         params = {"timestamp": timestamp, "nonce": nonce,
                   "signature": sign(token, timestamp, nonce)}
@@ -148,12 +155,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=200)
     parser.add_argument("-c", "--concurrency", type=int, default=8)
     parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--questions", type=Path,
+                        help="a JSONL file with a 'question' per line (e.g. the eval set)")
     args = parser.parse_args(argv)
+    questions: Sequence[str] = QUESTIONS
+    if args.questions is not None:
+        lines = args.questions.read_text(encoding="utf-8").splitlines()
+        questions = [json.loads(line)["question"] for line in lines if line.strip()]
     token = os.environ.get("WECHAT_TOKEN")
     if not token:
         parser.error("set WECHAT_TOKEN to the server's token")
     result = asyncio.run(run_load(
-        args.url, token, args.n, args.concurrency, users=args.users,
+        args.url, token, args.n, args.concurrency, users=args.users, questions=questions,
         encoding_aes_key=os.environ.get("WECHAT_ENCODING_AES_KEY"),
         app_id=os.environ.get("WECHAT_APP_ID"),
     ))
