@@ -411,3 +411,15 @@ def test_a_reply_that_missed_the_window_goes_out_when_the_worker_writes(live_ser
                 http.post("/wechat", params=query(), content=text_xml("在吗", msg_id="w1").encode())
             assert fake_api.wait_for(1) == ["主持人的回复"]
     engine.dispose()
+
+
+async def test_the_load_script_measures_the_webhook(wechat):
+    from bot.channels.wechat_bench import run_load
+
+    with wechat() as h:
+        result = await run_load(h.url + "/wechat", TOKEN, n=30, concurrency=4, users=3)
+        assert (result.messages, result.passive, result.errors) == (30, 30, 0)
+        assert result.per_second > 0 and result.p95_ms >= result.p50_ms > 0
+        assert len(h.assistant.messages) == 30
+    with pytest.raises(ValueError, match="concurrency"):
+        await run_load("http://127.0.0.1:9/wechat", TOKEN, n=1, concurrency=1000)
