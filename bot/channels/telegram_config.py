@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from bot.config import ConfigError, Settings
 
-_TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
-_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_TOKEN_RE = re.compile(r"\d+:[A-Za-z0-9_-]+")
+_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +37,12 @@ class TelegramConfig:
     webhook_secret: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
-        if not _TOKEN_RE.match(self.token):
+        if not _TOKEN_RE.fullmatch(self.token):
             raise ConfigError(
                 "TELEGRAM_BOT_TOKEN does not look like a bot token from @BotFather "
                 "(digits, a colon, then letters, digits, '_' or '-'; no quotes or spaces)"
             )
-        if self.webhook_url and not _SECRET_RE.match(self.webhook_secret):
+        if self.webhook_url and not _SECRET_RE.fullmatch(self.webhook_secret):
             raise ConfigError(
                 "TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, '_' or '-'"
             )

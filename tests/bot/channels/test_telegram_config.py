@@ -43,6 +43,8 @@ def test_webhook_with_a_derived_or_given_secret_and_another_api_server():
 def test_malformed_tokens_and_secrets_fail_at_start_up_with_what_is_wrong():
     with pytest.raises(ConfigError, match="does not look like"):
         TelegramConfig(token=f'"{TOKEN}"')
+    with pytest.raises(ConfigError, match="does not look like"):
+        TelegramConfig(token=TOKEN + "\n")
     with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_SECRET"):
         TelegramConfig(token=TOKEN, webhook_url=WEBHOOK_URL, webhook_secret="has spaces")
     with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_SECRET"):
