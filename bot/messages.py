@@ -44,11 +44,17 @@ class Citation:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """One reply bubble: text, optional buttons and the citations behind it."""
+    """One reply bubble: text, optional buttons and the citations behind it.
+
+    ``expects_text`` marks a prompt whose answer is free text (the buttons are only
+    shortcuts such as Skip): a channel that maps typed digits to buttons must not do so
+    here, or a worker answering "2" to "how many workers?" would press a button.
+    """
 
     text: str
     buttons: tuple[Button, ...] = field(default_factory=tuple)
     citations: tuple[Citation, ...] = field(default_factory=tuple)
+    expects_text: bool = False
 
     def to_dict(self) -> dict[str, object]:
         """The JSON shape of ``POST /api/messages`` replies (kept stable)."""

@@ -284,7 +284,9 @@ class WeChatChannel:
             replies, lang = exchange.task.result()
             exchange.rendered = self.renderer.render(replies, lang)
             if replies:
-                self.choices.remember(user_ref, exchange.rendered.choices)
+                self.choices.remember(
+                    user_ref, exchange.rendered.choices, exchange.rendered.words
+                )
         return exchange.rendered
 
     async def _passive(

@@ -90,10 +90,13 @@ class Rendered:
     Attributes:
         messages: the texts to send, in order, each within the byte limit.
         choices: the button values behind the numbers 1..n (empty when none offered).
+        words: (label, value) of buttons offered as words, on prompts that expect free text
+            (where a digit is an answer, not a choice).
     """
 
     messages: tuple[str, ...]
     choices: tuple[str, ...]
+    words: tuple[tuple[str, str], ...] = ()
 
 
 class ReplyRenderer:
@@ -120,6 +123,7 @@ class ReplyRenderer:
     def render(self, replies: Sequence[Reply], lang: str) -> Rendered:
         """The messages for ``replies`` in ``lang``; choices are numbered across all."""
         choices: list[str] = []
+        words: list[tuple[str, str]] = []
         parts: list[str] = []
         for reply in replies:
             body = reply.text.strip()
@@ -128,7 +132,15 @@ class ReplyRenderer:
             if extra:
                 label = self.catalogue.text("source_label", lang)
                 body = f"{body}\n\n{label}: " + "；".join(extra)
-            if reply.buttons:
+            if reply.buttons and reply.expects_text:
+                # Digits are answers here ("how many workers?"): offer the buttons as words.
+                labels = []
+                for button in reply.buttons:
+                    words.append((button.label, button.value))
+                    labels.append(f"【{button.label}】")
+                menu = self.catalogue.text("wechat_words_hint", lang) + " " + " ".join(labels)
+                body = f"{body}\n\n{menu}" if body else menu
+            elif reply.buttons:
                 lines = []
                 for button in reply.buttons:
                     choices.append(button.value)
@@ -137,7 +149,9 @@ class ReplyRenderer:
                 body = f"{body}\n\n{menu}" if body else menu
             if body:
                 parts.append(body)
-        return Rendered(messages=tuple(pack(parts, self.max_bytes)), choices=tuple(choices))
+        return Rendered(
+            messages=tuple(pack(parts, self.max_bytes)), choices=tuple(choices), words=tuple(words)
+        )
 
 
 class ChoiceMemory:
@@ -165,32 +179,43 @@ class ChoiceMemory:
         self._ttl = ttl
         self._max = max_users
         self._clock = clock
-        self._menus: OrderedDict[str, tuple[float, tuple[str, ...]]] = OrderedDict()
+        self._menus: OrderedDict[
+            str, tuple[float, tuple[str, ...], dict[str, str]]
+        ] = OrderedDict()
 
-    def remember(self, user_ref: str, choices: Sequence[str]) -> None:
-        """Offer ``choices`` to ``user_ref`` (an empty list forgets the previous menu)."""
+    def remember(
+        self, user_ref: str, choices: Sequence[str], words: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        """Offer ``choices`` (by number) and ``words`` (label, value) to ``user_ref``.
+
+        Empty lists forget the previous menu.
+        """
         self._menus.pop(user_ref, None)
-        if not choices:
+        if not choices and not words:
             return
-        self._menus[user_ref] = (self._clock() + self._ttl, tuple(choices))
+        by_label = {_fold(label): value for label, value in words}
+        self._menus[user_ref] = (self._clock() + self._ttl, tuple(choices), by_label)
         while len(self._menus) > self._max:
             self._menus.popitem(last=False)
 
     def resolve(self, user_ref: str, text: str) -> str | None:
-        """The button value a digit reply stands for, or None if ``text`` is not one.
+        """The button value a reply stands for, or None if ``text`` is not a choice.
 
-        Accepts full-width digits, a Chinese numeral from voice recognition, and a
-        trailing ``.``/``。``/``、``/``)`` (``"２"``, ``"1."``, ``"二。"``).
+        A digit picks a numbered choice: full-width digits, a Chinese numeral from voice
+        recognition, and a trailing ``.``/``。``/``、``/``)`` are accepted (``"２"``,
+        ``"1."``, ``"二。"``). A word offered on a free-text prompt picks its button.
         """
-        match = _DIGITS.match(unicodedata.normalize("NFKC", text))
-        if match is None:
-            return None
         entry = self._menus.get(user_ref)
         if entry is None:
             return None
-        expires, choices = entry
+        expires, choices, by_label = entry
         if self._clock() >= expires:
             del self._menus[user_ref]
+            return None
+        if by_label and _fold(text) in by_label:
+            return by_label[_fold(text)]
+        match = _DIGITS.match(unicodedata.normalize("NFKC", text))
+        if match is None:
             return None
         token = match.group(1)
         number = _NUMERALS[token] if token in _NUMERALS else int(token)
@@ -200,3 +225,9 @@ class ChoiceMemory:
 
     def __len__(self) -> int:
         return len(self._menus)
+
+
+def _fold(text: str) -> str:
+    """A label or reply compared loosely: NFKC, case-folded, brackets and spaces dropped."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in folded if ch.isalnum())

@@ -298,6 +298,7 @@ class ReportFlow:
         return Reply(
             self._t(key, lang),
             buttons=(Button(self._t("report_btn_done", lang), DONE), self._cancel_button(lang)),
+            expects_text=True,
         )
 
     def _prompt(self, step: str, lang: str, *, more: bool = False) -> Reply:
@@ -309,6 +310,7 @@ class ReportFlow:
                         Button(self._t("report_btn_done", lang), DONE),
                         self._cancel_button(lang),
                     ),
+                    expects_text=True,
                 )
             return self._account_prompt(lang, more=False)
         if step == CATEGORY:
@@ -330,7 +332,9 @@ class ReportFlow:
         for name, key in _DETAILS:
             if step == name:
                 return Reply(
-                    self._t(key, lang), buttons=(self._skip_button(lang), self._cancel_button(lang))
+                    self._t(key, lang),
+                    buttons=(self._skip_button(lang), self._cancel_button(lang)),
+                    expects_text=True,
                 )
         if step == CONTACT:
             return Reply(

@@ -85,3 +85,20 @@ def test_choice_memory_expires_and_is_bounded():
     memory.remember("c", ["z"])
     assert len(memory) == 2 and memory.resolve("a", "1") is None
     assert memory.resolve("c", "1") == "z"
+
+
+def test_a_digit_answers_a_free_text_prompt_instead_of_pressing_a_button(renderer):
+    """"How many workers?" answered "2" must not press Cancel (the second button)."""
+    prompt = Reply(
+        "大概有多少工人受影响？",
+        buttons=(Button("跳过", "report:skip"), Button("取消", "report:cancel")),
+        expects_text=True,
+    )
+    rendered = renderer.render([prompt], "zh")
+    assert rendered.choices == ()
+    assert "【跳过】" in rendered.messages[0]
+    memory = ChoiceMemory(ttl=60)
+    memory.remember("u", rendered.choices, rendered.words)
+    assert memory.resolve("u", "2") is None
+    assert memory.resolve("u", "跳过") == "report:skip"
+    assert memory.resolve("u", "【取消】") == "report:cancel"
