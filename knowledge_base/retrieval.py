@@ -11,6 +11,7 @@ import numpy as np
 
 from knowledge_base.encoders import Encoder
 from knowledge_base.index import HybridIndex
+from knowledge_base.synonyms import SynonymTable, default_synonyms
 
 RRF_K = 60
 
@@ -64,6 +65,11 @@ class HybridRetriever:
         card_weight: multiplier on cards' fused score, so a relevant plain-language card
             comes before the article it explains.
         same_lang_bonus: extra weight for a card document in the question's language.
+        synonyms: colloquial → legal terms added to the query (None: the bundled table;
+            an empty ``SynonymTable({})`` turns expansion off).
+        expansion_weight: weight of the legal terms' BM25 score relative to the question's
+            own words (a hint, not the question).
+        expand_dense: also append the legal terms to the text that is embedded.
 
     Raises:
         ValueError: for non-positive ``candidates`` or ``card_weight``.
@@ -76,6 +82,9 @@ class HybridRetriever:
         candidates: int = 100,
         card_weight: float = 1.5,
         same_lang_bonus: float = 0.1,
+        synonyms: SynonymTable | None = None,
+        expansion_weight: float = 0.5,
+        expand_dense: bool = False,
     ) -> None:
         if candidates <= 0:
             raise ValueError(f"candidates must be greater than 0, got {candidates}")
@@ -86,6 +95,9 @@ class HybridRetriever:
         self.candidates = candidates
         self.card_weight = card_weight
         self.same_lang_bonus = same_lang_bonus
+        self.synonyms = default_synonyms() if synonyms is None else synonyms
+        self.expansion_weight = expansion_weight
+        self.expand_dense = expand_dense
 
     def search(self, query: str, lang: str, jurisdiction: str | None, k: int = 3) -> list[Hit]:
         """See :class:`Retriever`.
@@ -99,12 +111,18 @@ class HybridRetriever:
             return []
         docs = self.index.documents
         allowed = _allowed_jurisdictions(jurisdiction)
-        vector = self.encoder.encode_queries([query])[0]
+        terms = self.synonyms.expand(query, lang)
+        dense_query = f"{query}\n{' '.join(terms)}" if terms and self.expand_dense else query
+        vector = self.encoder.encode_queries([dense_query])[0]
         dense = [
             (i, s) for i, s in self.index.dense_search(vector, len(docs))
             if allowed is None or docs[i].jurisdiction in allowed
         ][: self.candidates]
         sparse_all = self.index.sparse_scores(query)
+        if terms and self.expansion_weight > 0:
+            sparse_all = sparse_all + self.expansion_weight * self.index.sparse_scores(
+                " ".join(terms)
+            )
         order = np.argsort(-sparse_all, kind="stable")
         sparse = [
             (int(i), float(sparse_all[i])) for i in order[: self.candidates * 3]

@@ -1,0 +1,131 @@
+"""Query expansion: the words workers use, mapped to the words the law and the cards use.
+
+A worker writes 欠薪 or 炒鱿鱼; the statute says 拖欠劳动报酬 and 解除劳动合同. BM25 cannot
+match those on its own, and a small embedding model only partly does. The table in
+``synonyms.yml`` lists, per language, everyday words and the legal terms they stand for;
+:meth:`SynonymTable.expand` returns the legal terms a question calls for, which the
+retriever adds to its query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from knowledge_base.errors import KnowledgeBaseError
+from knowledge_base.tokenize import normalize
+
+SYNONYMS_PATH = Path(__file__).resolve().parent / "synonyms.yml"
+
+#: Languages written without spaces: a colloquial word is matched as a substring.
+_NO_SPACE_LANGS = frozenset({"zh", "ja", "km", "my", "th"})
+
+
+@dataclass(frozen=True, slots=True)
+class SynonymEntry:
+    """Everyday ``words`` that call for the ``legal`` terms.
+
+    When ``context`` is not empty, one of its words must appear too (工伤 with 赔偿 means
+    work-injury insurance benefits; 工伤 alone needs no expansion).
+    """
+
+    words: tuple[str, ...]
+    legal: tuple[str, ...]
+    context: tuple[str, ...] = ()
+
+
+class SynonymTable:
+    """Colloquial → legal terms, per language.
+
+    Usage example::
+
+        table = SynonymTable.load()
+        table.expand("老板三个月不发工资了", "zh")   # ['拖欠劳动报酬', '劳动报酬', ...]
+
+    Args:
+        entries: the entries of each language.
+    """
+
+    def __init__(self, entries: dict[str, list[SynonymEntry]]) -> None:
+        self.entries = entries
+        self._patterns: dict[str, list[tuple[_Matcher, _Matcher | None, SynonymEntry]]] = {}
+        for lang, items in entries.items():
+            spaced = lang not in _NO_SPACE_LANGS
+            self._patterns[lang] = [
+                (_matcher(item.words, spaced),
+                 _matcher(item.context, spaced) if item.context else None, item)
+                for item in items
+            ]
+
+    @classmethod
+    def load(cls, path: Path = SYNONYMS_PATH) -> SynonymTable:
+        """Read a synonym file.
+
+        Raises:
+            KnowledgeBaseError: the file is missing or malformed (naming the entry).
+        """
+        try:
+            data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise KnowledgeBaseError(f"cannot read the synonym table {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise KnowledgeBaseError(f"{path}: expected a mapping of language to entries")
+        entries: dict[str, list[SynonymEntry]] = {}
+        for lang, items in data.items():
+            if not isinstance(items, list):
+                raise KnowledgeBaseError(f"{path}: {lang}: expected a list of entries")
+            parsed = []
+            for number, item in enumerate(items, start=1):
+                words = item.get("words") if isinstance(item, dict) else None
+                legal = item.get("legal") if isinstance(item, dict) else None
+                context = item.get("with", []) if isinstance(item, dict) else []
+                if (
+                    not words or not legal or not isinstance(context, list)
+                    or not all(isinstance(w, str) for w in words + legal + context)
+                ):
+                    raise KnowledgeBaseError(
+                        f"{path}: {lang} entry #{number}: needs non-empty lists of strings "
+                        "'words' and 'legal' (and optionally 'with')"
+                    )
+                parsed.append(SynonymEntry(
+                    tuple(normalize(w) for w in words), tuple(legal),
+                    tuple(normalize(w) for w in context),
+                ))
+            entries[str(lang)] = parsed
+        return cls(entries)
+
+    def expand(self, query: str, lang: str) -> list[str]:
+        """The legal terms ``query`` calls for, each once, in table order.
+
+        Chinese (and other scripts without spaces) matches a word anywhere in the question;
+        other languages match whole words, ignoring case.
+        """
+        text = normalize(query)
+        terms: list[str] = []
+        for words, context, entry in self._patterns.get(lang, []):
+            if words(text) and (context is None or context(text)):
+                terms.extend(t for t in entry.legal if t not in terms)
+        return terms
+
+
+_Matcher = Callable[[str], bool]
+
+
+def _matcher(words: tuple[str, ...], spaced: bool) -> _Matcher:
+    """Does a normalised text contain one of ``words`` (whole words when ``spaced``)?"""
+    if not spaced:
+        return lambda text: any(w in text for w in words)
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b")
+    return lambda text: pattern.search(text) is not None
+
+
+@lru_cache(maxsize=1)
+def default_synonyms() -> SynonymTable:
+    """The bundled table, read once per process."""
+    return SynonymTable.load()

@@ -1,0 +1,62 @@
+"""The colloquial → legal synonym table and its use in retrieval."""
+
+import pytest
+
+from knowledge_base.errors import KnowledgeBaseError
+from knowledge_base.synonyms import SynonymEntry, SynonymTable, default_synonyms
+
+
+@pytest.fixture(scope="module")
+def table() -> SynonymTable:
+    return default_synonyms()
+
+
+@pytest.mark.parametrize(
+    ("question", "legal"),
+    [
+        ("老板三个月不发工资了", "拖欠劳动报酬"),
+        ("厂里欠薪半年了", "拖欠劳动报酬"),
+        ("我被炒鱿鱼了", "解除劳动合同"),
+        ("今天被辞退了", "解除劳动合同"),
+        ("下班路上被车撞了", "上下班途中"),
+        ("老板扣了我的身份证", "居民身份证"),
+    ],
+)
+def test_issue_examples_reach_legal_terms(table, question, legal):
+    assert legal in table.expand(question, "zh")
+
+
+def test_context_words_are_required_when_given(table):
+    assert "工伤保险待遇" not in table.expand("工伤认定要什么材料", "zh")
+    assert "工伤保险待遇" in table.expand("工伤了老板怎么赔", "zh")
+
+
+def test_english_matches_whole_words_only(table):
+    assert "unlawful dismissal" in table.expand("I was FIRED yesterday", "en")
+    assert "unlawful dismissal" not in table.expand("a fireduct in the hall", "en")
+
+
+def test_no_terms_for_an_unknown_language_or_plain_question(table):
+    assert table.expand("老板三个月不发工资了", "xx") == []
+    assert table.expand("你好", "zh") == []
+
+
+def test_each_term_once_in_table_order():
+    table = SynonymTable({"zh": [SynonymEntry(("欠薪",), ("甲", "乙")),
+                                 SynonymEntry(("老板",), ("乙", "丙"))]})
+    assert table.expand("老板欠薪", "zh") == ["甲", "乙", "丙"]
+
+
+def test_a_malformed_entry_is_named(tmp_path):
+    path = tmp_path / "synonyms.yml"
+    path.write_text("zh:\n  - words: [欠薪]\n", encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="zh entry #1"):
+        SynonymTable.load(path)
+    path.write_text("zh:\n  - words: [辞退]\n    legal: [12333]\n", encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="zh entry #1"):
+        SynonymTable.load(path)
+
+
+def test_the_bundled_table_loads_with_entries_for_zh_and_en(table):
+    assert len(table.entries["zh"]) >= 50
+    assert len(table.entries["en"]) >= 15
