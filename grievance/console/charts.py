@@ -39,15 +39,16 @@ class LegendItem:
 
     label: str
     colour: str
+    hidden: bool = False
 
 
 def _nice_max(value: int) -> int:
-    """A round axis maximum at or above ``value`` (1, 2, 5, 10, 20, 50 ...)."""
+    """A round axis maximum at or above ``value`` (1, 2, 3, 4, 5, 6, 8, 10, 20, 25, 30 ...)."""
     if value <= 1:
         return 1
     magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if step * magnitude >= value:
+    for step in (1, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if step * magnitude >= value and float(step * magnitude).is_integer():
             return int(step * magnitude)
     return int(10 * magnitude)  # pragma: no cover - the loop always returns
 
@@ -136,6 +137,8 @@ def weekly_stacked(
     legend = [LegendItem(label(g), colours[g]) for g in groups]
     if any(by_week[w].rest for w in weeks):
         legend.append(LegendItem(rest_label, REST_COLOUR))
+    if any(by_week[w].suppressed and not by_week[w].rest for w in weeks):
+        legend.append(LegendItem(hidden_label, "none", hidden=True))
     return Markup("".join(parts)), legend  # noqa: S704 - every value is escaped above
 
 
@@ -160,7 +163,7 @@ def horizontal_bars(
     named = [(label(g), n, colour) for g, n in rows]
     if breakdown.rest:
         named.append((rest_label, breakdown.rest, REST_COLOUR))
-    width, row_h, label_w = 640, 26, 190
+    width, row_h, label_w = 580, 28, 215
     height = max(len(named), 1) * row_h + 8
     peak = max((n for _, n, _ in named), default=1)
     bar_space = width - label_w - 56
@@ -173,11 +176,11 @@ def horizontal_bars(
         y = 4 + i * row_h
         w = max(bar_space * count / peak, 2.0)
         parts.append(
-            f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end" font-size="13" '
+            f'<text x="{label_w - 8}" y="{y + 19}" text-anchor="end" font-size="14" '
             f'fill="#292524">{escape(name)}</text>'
-            f'<rect x="{label_w}" y="{y + 4}" width="{w:.1f}" height="{row_h - 8}" rx="3" '
+            f'<rect x="{label_w}" y="{y + 5}" width="{w:.1f}" height="{row_h - 10}" rx="3" '
             f'fill="{fill}"><title>{escape(name)}: {count}</title></rect>'
-            f'<text x="{label_w + w + 6:.1f}" y="{y + 17}" font-size="13" '
+            f'<text x="{label_w + w + 6:.1f}" y="{y + 19}" font-size="14" '
             f'fill="#292524">{count}</text>'
         )
     parts.append("</svg>")

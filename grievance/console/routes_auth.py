@@ -85,6 +85,8 @@ def add_routes(router: APIRouter, console: Console) -> None:
         session = console.session(request)
         if not session.signed_in:
             return redirect(f"{PREFIX}/login")
+        if session.totp_ok:
+            return redirect(f"{PREFIX}/cases")
         return console.render(request, "totp.html", error=None)
 
     @router.post("/login/totp")

@@ -22,8 +22,9 @@ def test_weekly_stacked_chart():
     assert "Cases &lt;per&gt; week" in svg and "<per>" not in svg
     assert "WAGES: 6" in svg and "OVERTIME: 7" in svg and "others: 5" in svg
     assert "2026-11-09 · hidden" in svg and 'stroke-dasharray' in svg
-    assert [item.label for item in legend] == ["WAGES", "OVERTIME", "others"]
-    assert legend[-1].colour == REST_COLOUR
+    assert [item.label for item in legend] == ["WAGES", "OVERTIME", "others", "hidden"]
+    assert legend[-1].hidden and not legend[0].hidden
+    assert legend[-2].colour == REST_COLOUR
     assert "style=" not in svg and "<script" not in svg
 
 
@@ -37,4 +38,5 @@ def test_horizontal_bars_escape_labels():
 
 
 def test_axis_maximum():
-    assert [_nice_max(n) for n in (0, 1, 3, 7, 11, 20, 51)] == [1, 1, 5, 10, 20, 20, 100]
+    assert [_nice_max(n) for n in (0, 1, 3, 7, 11, 21, 29, 51, 61)] == [
+        1, 1, 3, 8, 20, 25, 30, 60, 80]
