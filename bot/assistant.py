@@ -33,6 +33,7 @@ COUNTRIES: tuple[str, ...] = ("CN", "VN", "ID", "BD", "KH", "MM")
 NATIONAL_LAW: frozenset[str] = frozenset({"CN"})
 
 SENSITIVE_INTENTS: frozenset[str] = frozenset({"report_problem", "urgent_danger"})
+_TOKEN_RE = re.compile(r"^[a-z]+:\S*$")
 _STALE_BUTTON_RE = re.compile(r"^(report|status|delete):[a-z0-9_:-]*$")
 _COMMAND_RE = re.compile(r"^/(?P<name>[a-z_]+)(?:@\w+)?(?:\s+(?P<arg>.*))?$", re.S | re.I)
 
@@ -94,7 +95,7 @@ class Assistant:
         answers: AnswerBuilder,
         classifier: IntentClassifier | None = None,
         safety: SafetyNet | None = None,
-        detect_language: Callable[[str], str | None] | None = None,
+        detect_language: Callable[..., str | None] | None = None,
         flows: dict[str, Flow] | None = None,
         is_receipt_code: Callable[[str], bool] | None = None,
         on_answer: Callable[[str], object] | None = None,
@@ -195,11 +196,19 @@ class Assistant:
         return welcome + self._free_text(turn)
 
     def _update_language(self, state: ConversationState, text: str) -> None:
-        if state.lang_chosen or not self.detect_language or text.startswith("/"):
+        # Button values, commands and receipt codes say nothing about the worker's language.
+        machine_text = (
+            text.startswith("/")
+            or _TOKEN_RE.match(text) is not None
+            or (self.is_receipt_code is not None and self.is_receipt_code(text))
+        )
+        if state.lang_chosen or not self.detect_language or machine_text:
             if state.lang is None:
                 state.lang = self.default_language
             return
-        detected = self.detect_language(text) if text else None
+        # Two words are enough to start in a language, three to switch away from one.
+        detected = self.detect_language(text, min_words=2 if state.lang is None else 3) if text \
+            else None
         if detected in LANGUAGES:
             state.lang = detected
         elif state.lang is None:
@@ -211,7 +220,11 @@ class Assistant:
             code = text[5:].strip()
             if code in LANGUAGES:
                 state.lang, state.lang_chosen = code, True
-                return [Reply(text=self.catalogue.text("language_set", code))]
+                replies = [Reply(text=self.catalogue.text("language_set", code))]
+                if state.country is None:
+                    # First set-up (/start): the country decides which law answers.
+                    replies.append(self._country_menu(code))
+                return replies
             return [self._language_menu(lang)]
         if text.startswith("country:"):
             return [self._set_country(state, text[8:].strip().upper(), lang)]

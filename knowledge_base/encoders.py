@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -16,6 +17,9 @@ import numpy as np
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
+
+#: Query embeddings kept per encoder (a message is encoded by the classifier and retriever).
+QUERY_CACHE_SIZE = 256
 
 #: The encoder backends :func:`make_encoder` knows.
 ENCODER_BACKENDS: tuple[str, ...] = ("e5", "sentence-transformers")
@@ -60,9 +64,25 @@ class E5Encoder:
         self._model: Any = E5(num_threads=num_threads)
         self.dim: int = int(self._model.dim)
         self._lock = threading.Lock()
+        self._cache: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
 
     def encode_queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """Encode with e5's ``query:`` prefix."""
+        """Encode with e5's ``query:`` prefix.
+
+        A single text is cached (LRU): the intent classifier and the retriever encode the
+        same message one after the other.
+        """
+        if len(texts) == 1:
+            cached = self._cache.get(texts[0])
+            if cached is not None:
+                self._cache.move_to_end(texts[0])
+                return cached.reshape(1, -1).copy()
+            vector = self._encode(texts, is_query=True)
+            with self._lock:
+                self._cache[texts[0]] = vector[0]
+                while len(self._cache) > QUERY_CACHE_SIZE:
+                    self._cache.popitem(last=False)
+            return vector
         return self._encode(texts, is_query=True)
 
     def encode_passages(self, texts: Sequence[str]) -> NDArray[np.float32]:
@@ -104,8 +124,8 @@ class SentenceTransformerEncoder:
             ) from exc
         self._model: Any = SentenceTransformer(resolve_st_model(model), device="cpu")
         self.name = f"sentence-transformers:{model}"
-        dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
+        dimension: Any = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
         )
         self.dim = int(dimension())
         self._query_prefix = query_prefix

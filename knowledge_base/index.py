@@ -82,7 +82,8 @@ class HybridIndex:
         vectors = np.zeros((len(docs), encoder.dim), dtype=np.float32)
         for start in range(0, len(docs), BATCH):
             chunk = docs[start : start + BATCH]
-            vectors[start : start + len(chunk)] = encoder.encode_passages([d.text[:DENSE_CHARS] for d in chunk])
+            texts = [d.text[:DENSE_CHARS] for d in chunk]
+            vectors[start : start + len(chunk)] = encoder.encode_passages(texts)
             if progress:
                 progress(start + len(chunk), len(docs))
         dense = faiss.IndexFlatIP(encoder.dim)

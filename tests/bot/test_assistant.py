@@ -98,3 +98,20 @@ def test_commands(app):
         assert ask(app, command), command
     assert ask(app, "law:CN-LCL:999")[0].text
     assert ask(app, "open:nope")[0].text
+
+
+def test_button_values_and_codes_do_not_change_the_language(app):
+    ask(app, "/start", user="zh-worker")
+    ask(app, "加班费怎么算", user="zh-worker")
+    for text in ["report:urg:ongoing", "ABCD-EFGH-JKMN-PQRS", "ok", "lang"]:
+        ask(app, text, user="zh-worker")
+        state = app.store.load(app.vault.pseudonym("web", "zh-worker"), "web")
+        assert state.lang == "zh", text
+
+
+def test_a_stale_flow_button_starts_a_report_or_shows_help(app):
+    ask(app, "/start")
+    started = ask(app, "report:consent:yes")
+    assert any(b.value.startswith("report:") for r in started for b in r.buttons)
+    ask(app, "report:cancel")
+    assert ask(app, "status:done")[0].buttons
