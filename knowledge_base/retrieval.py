@@ -69,7 +69,8 @@ class HybridRetriever:
             an empty ``SynonymTable({})`` turns expansion off).
         expansion_weight: weight of the legal terms' BM25 score relative to the question's
             own words (a hint, not the question).
-        expand_dense: also append the legal terms to the text that is embedded.
+        expand_dense: also append the legal terms to the text that is embedded (the small
+            encoder does not map 炒鱿鱼 to 解除劳动合同 by itself).
 
     Raises:
         ValueError: for non-positive ``candidates`` or ``card_weight``.
@@ -84,7 +85,7 @@ class HybridRetriever:
         same_lang_bonus: float = 0.1,
         synonyms: SynonymTable | None = None,
         expansion_weight: float = 0.5,
-        expand_dense: bool = False,
+        expand_dense: bool = True,
     ) -> None:
         if candidates <= 0:
             raise ValueError(f"candidates must be greater than 0, got {candidates}")
@@ -112,8 +113,7 @@ class HybridRetriever:
         docs = self.index.documents
         allowed = _allowed_jurisdictions(jurisdiction)
         terms = self.synonyms.expand(query, lang)
-        dense_query = f"{query}\n{' '.join(terms)}" if terms and self.expand_dense else query
-        vector = self.encoder.encode_queries([dense_query])[0]
+        vector = self.encoder.encode_queries([self._dense_text(query, terms)])[0]
         dense = [
             (i, s) for i, s in self.index.dense_search(vector, len(docs))
             if allowed is None or docs[i].jurisdiction in allowed
@@ -159,6 +159,15 @@ class HybridRetriever:
                 )
         ranked = sorted(best.values(), key=lambda h: (-h.score, h.ref))
         return ranked[:k]
+
+
+    def dense_query(self, query: str, lang: str) -> str:
+        """The text embedded for ``query``: the question, plus its legal terms when
+        ``expand_dense`` is on (lets callers batch-encode queries ahead of time)."""
+        return self._dense_text(query, self.synonyms.expand(query, lang))
+
+    def _dense_text(self, query: str, terms: list[str]) -> str:
+        return f"{query}\n{' '.join(terms)}" if terms and self.expand_dense else query
 
 
 def _allowed_jurisdictions(jurisdiction: str | None) -> set[str] | None:

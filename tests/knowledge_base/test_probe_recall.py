@@ -3,7 +3,7 @@ taken from the development set), with the articles a correct answer rests on.
 
 Not timed, and the floors are modest: they catch a retrieval change that breaks the common
 situations, not a point of recall. Measured at the time of writing: Recall@3 0.95 overall
-(0.96 zh, 0.93 en) with the synonym table, 0.92 without it.
+(0.94 zh, 1.00 en) and MRR 0.90 with the synonym table, Recall@3 0.92 and MRR 0.86 without it.
 """
 
 import json
@@ -27,17 +27,18 @@ class _Precomputed:
     """The real encoder's query vectors, computed in one batch (much faster than one by one);
     the retriever sees the same vectors it would compute itself."""
 
-    def __init__(self, encoder, questions: list[str]) -> None:
+    def __init__(self, encoder, texts: list[str]) -> None:
         self.name, self.dim = encoder.name, encoder.dim
-        self._vectors = dict(zip(questions, encoder.encode_queries(questions), strict=True))
+        self._vectors = dict(zip(texts, encoder.encode_queries(texts), strict=True))
 
     def encode_queries(self, texts):
         return np.stack([self._vectors[t] for t in texts])
 
 
 @pytest.fixture(scope="module")
-def probe_encoder(encoder):
-    return _Precomputed(encoder, [r["question"] for r in _rows()])
+def probe_encoder(index, encoder):
+    retriever = HybridRetriever(index, encoder)
+    return _Precomputed(encoder, [retriever.dense_query(r["question"], r["lang"]) for r in _rows()])
 
 
 def _recall_at_3(retriever: HybridRetriever, rows: list[dict[str, Any]]) -> float:
@@ -76,3 +77,10 @@ def test_colloquial_words_reach_the_legal_card(index, encoder):
     question = "下班骑电动车回家路上被车撞了，算不算工伤"
     assert recall_hit(retriever.search(question, "zh", "CN", 3), ["CN-WIIR:14"]) is not None
     assert plain.search(question, "zh", "CN", 3)  # expansion off still answers
+
+
+def test_dense_query_carries_the_legal_terms_only_when_asked(index, encoder):
+    question = "我被炒鱿鱼了"
+    assert "解除劳动合同" in HybridRetriever(index, encoder).dense_query(question, "zh")
+    off = HybridRetriever(index, encoder, expand_dense=False)
+    assert off.dense_query(question, "zh") == question
