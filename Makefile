@@ -44,7 +44,7 @@ install-dev: install
 	if [ ! -f "$$stamp" ]; then \
 		echo "installing test extras into $(VENV) ..."; \
 		$(PIP) install --quiet torch==2.13.0 && \
-		$(PIP) install --quiet -e '.[dev,postgres,telegram,console,st]' && touch "$$stamp"; \
+		$(PIP) install --quiet -e '.[dev,postgres,st]' && touch "$$stamp"; \
 	fi
 
 index: install
@@ -60,6 +60,7 @@ system-deps:
 		|| missing="$$missing postgresql"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
+	fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk" || missing="$$missing fonts-wqy-zenhei"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		export DEBIAN_FRONTEND=noninteractive; \

@@ -14,18 +14,12 @@ logger = logging.getLogger(__name__)
 def channel_mounts(settings: Settings) -> list[Mount]:
     """The channels and the console to mount, from what is configured."""
     mounts: list[Mount] = []
-    try:
-        from bot.channels.web_outbox import mount as web_outbox
-    except ImportError:
-        pass
-    else:
-        mounts.append(web_outbox)
-    try:
-        from grievance.console.app import mount as console
-    except ImportError:
-        pass
-    else:
-        mounts.append(console)
+    from bot.channels.web_outbox import mount as web_outbox
+
+    mounts.append(web_outbox)
+    from grievance.console.app import mount as console
+
+    mounts.append(console)
     if settings.secrets.telegram_bot_token is not None:
         from bot.channels.telegram import mount as telegram
 

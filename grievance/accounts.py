@@ -88,7 +88,7 @@ def _password_hasher() -> PasswordHasher:
         from argon2 import PasswordHasher
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ImportError(
-            "moderator accounts need argon2-cffi: run `pip install workright[console]`"
+            "moderator accounts need argon2-cffi: reinstall workright (`pip install -e .`)"
         ) from exc
     return PasswordHasher()
 

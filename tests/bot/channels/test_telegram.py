@@ -283,7 +283,10 @@ def converse(app: App, bot: SimpleNamespace) -> str:
     worker = bot.worker
     start = worker.say("/start")
     assert start[0] == app.catalogue.text("welcome", "zh")
-    assert worker.press("lang:zh") == [app.catalogue.text("language_set", "zh")]
+    chosen = worker.press("lang:zh")
+    assert chosen[0] == app.catalogue.text("language_set", "zh")
+    assert chosen[1] == app.catalogue.text("choose_country", "zh")  # then the country menu
+    worker.press("country:CN")
 
     answer = worker.say("公司不和我签劳动合同怎么办")
     titles = [citation(key, "zh").title for key in ("CN-LCL:82", "CN-LCL:10")]
