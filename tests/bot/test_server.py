@@ -35,14 +35,15 @@ def test_web_chat_page_and_api_over_http(app, live_server):
 def test_malformed_requests_get_clear_errors(app, live_server):
     with live_server(create_server(app)) as server:
         url = server.url + "/api/messages"
-        bad_json = httpx.post(url, content=b"{not json", headers={"content-type": "application/json"})
+        json_type = {"content-type": "application/json"}
+        bad_json = httpx.post(url, content=b"{not json", headers=json_type)
         assert bad_json.status_code == 422 and "expected" in bad_json.json()
         no_session = httpx.post(url, json={"text": "hi"})
         assert no_session.status_code == 422
         assert any("session" in d for d in no_session.json()["details"])
         wrong_type = httpx.post(url, json={"session": "s", "text": 42})
         assert wrong_type.status_code == 422
-        huge = httpx.post(url, content=b"x" * 400_000, headers={"content-type": "application/json"})
+        huge = httpx.post(url, content=b"x" * 400_000, headers=json_type)
         assert huge.status_code == 413
         binary = httpx.post(url, content=bytes(range(256)) * 10,
                             headers={"content-type": "application/json"})

@@ -29,8 +29,9 @@ def test_e5_is_safe_to_share_between_threads(encoder):
 
 def test_related_texts_are_closer_than_unrelated(encoder):
     q = encoder.encode_queries(["没有签劳动合同"])[0]
-    p = encoder.encode_passages(["用人单位未与劳动者订立书面劳动合同的，应当向劳动者每月支付二倍的工资",
-                                 "香蕉是一种水果"])
+    p = encoder.encode_passages(
+        ["用人单位未与劳动者订立书面劳动合同的，应当向劳动者每月支付二倍的工资", "香蕉是一种水果"]
+    )
     assert p[0] @ q > p[1] @ q
 
 
