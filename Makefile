@@ -68,6 +68,8 @@ system-deps:
 	fi
 
 test: install-dev system-deps index rasa
+	$(BIN)/ruff check .
+	$(BIN)/mypy bot nlu knowledge_base grievance
 	@pg_url="$${TEST_DATABASE_URL:-$$(scripts/pg-test-server.sh)}"; \
 	echo "PostgreSQL for tests: $$pg_url"; \
 	TEST_DATABASE_URL="$$pg_url" $(BIN)/python -m pytest $(PYTEST_ARGS)
