@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.flows.base import Flow
 from bot.i18n import Catalogue
 from grievance.conversations import ConversationStore
-from grievance.crypto import Vault, load_master_key
+from grievance.crypto import Vault
 from grievance.db import make_engine, make_session_factory, migrate
 from grievance.stats import QuestionStats
 from knowledge_base.corpus import KnowledgeBase
@@ -85,13 +85,7 @@ def build_app(
     engine = make_engine(settings.database_url)
     migrate(engine)
     sessions = make_session_factory(engine)
-    secret = settings.secrets.secret_key
-    vault = Vault(
-        load_master_key(
-            secret.get_secret_value() if secret else None,
-            settings.resolve(settings.privacy.key_file),
-        )
-    )
+    vault = settings.open_vault()
     store = ConversationStore(sessions, vault)
     catalogue = Catalogue.load()
     kb = kb or KnowledgeBase.load()

@@ -176,9 +176,9 @@ def _nlu(settings: Settings, args: argparse.Namespace) -> int:
 
         build_classifier(settings, build_encoder(settings), train=True)
         return 0
-    from nlu import evaluate
+    from nlu.evaluate import run as evaluate_nlu
 
-    result = evaluate.run(settings, questions=args.questions, rasa=not args.no_rasa)
+    result = evaluate_nlu(settings, questions=args.questions, rasa=not args.no_rasa)
     print(json.dumps(result, ensure_ascii=False, indent=2))  # noqa: T201
     return 0
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+if TYPE_CHECKING:
+    from grievance.crypto import Vault
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yml"
@@ -146,6 +149,15 @@ class Settings(_Section):
         if self.secrets.database_url is not None:
             return self.secrets.database_url.get_secret_value()
         return self.database.url
+
+    def open_vault(self) -> Vault:
+        """The deployment's vault: ``WORKRIGHT_SECRET_KEY``, else the key file (0600)."""
+        from grievance.crypto import open_vault
+
+        secret = self.secrets.secret_key
+        return open_vault(
+            secret.get_secret_value() if secret else None, self.resolve(self.privacy.key_file)
+        )
 
     def resolve(self, path: Path) -> Path:
         """A relative path from the config, resolved against the project root."""

@@ -7,7 +7,6 @@ from typing import Any
 
 from bot.config import Settings
 from grievance.conversations import ConversationStore
-from grievance.crypto import Vault, load_master_key
 from grievance.db import make_engine, make_session_factory, migrate, utcnow
 
 
@@ -17,9 +16,7 @@ def run_maintenance(settings: Settings) -> dict[str, Any]:
     try:
         migrate(engine)
         sessions = make_session_factory(engine)
-        secret = settings.secrets.secret_key
-        vault = Vault(load_master_key(secret.get_secret_value() if secret else None,
-                                      settings.resolve(settings.privacy.key_file)))
+        vault = settings.open_vault()
         cutoff = utcnow() - timedelta(days=settings.privacy.conversation_retention_days)
         result: dict[str, Any] = {
             "conversations_purged": ConversationStore(sessions, vault).purge_stale(cutoff)

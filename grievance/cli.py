@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from grievance.accounts import ModeratorAccount, ModeratorAccounts
-from grievance.crypto import Vault, load_master_key
+from grievance.crypto import Vault
 from grievance.db import make_engine, make_session_factory, migrate
 from grievance.models import ROLES
 from grievance.service import GrievanceService
@@ -32,13 +32,7 @@ def open_accounts(settings: Any) -> tuple[ModeratorAccounts, Callable[[], None]]
     engine = make_engine(settings.database_url)
     migrate(engine)
     sessions = make_session_factory(engine)
-    secret = settings.secrets.secret_key
-    vault = Vault(
-        load_master_key(
-            secret.get_secret_value() if secret else None,
-            settings.resolve(settings.privacy.key_file),
-        )
-    )
+    vault: Vault = settings.open_vault()
     accounts = ModeratorAccounts(sessions, vault, GrievanceService(sessions, vault))
     return accounts, engine.dispose
 

@@ -129,3 +129,9 @@ class Vault:
         """The worker's pseudonym: ``HMAC(secret, channel + native id)``, 32 hex chars."""
         mac = hmac.new(self._hmac_key, f"{channel}\x00{native_id}".encode(), hashlib.sha256)
         return mac.hexdigest()[:32]
+
+
+def open_vault(secret_key: str | None, key_file: Path) -> Vault:
+    """The vault for a deployment: the master key from ``WORKRIGHT_SECRET_KEY``'s value, or
+    from ``key_file`` (created 0600 on first run)."""
+    return Vault(load_master_key(secret_key, key_file))

@@ -84,10 +84,10 @@ def build(settings: Settings, *, force: bool = False) -> int:
     """Build the index for the current sources unless an identical one exists."""
     from tqdm import tqdm
 
-    from bot.app import build_encoder
+    from knowledge_base.encoders import make_encoder
 
     kb = KnowledgeBase.load()
-    encoder = build_encoder(settings)
+    encoder = make_encoder(settings.kb.encoder, settings.kb.encoder_model)
     index_dir = settings.resolve(settings.kb.index_dir)
     target = index_dir / index_key(kb, encoder)
     if (target / "manifest.json").exists() and not force:
