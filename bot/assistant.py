@@ -178,7 +178,11 @@ class Assistant:
 
         turn = Turn(message=message, state=state, lang=lang, text=text)
         if state.flow and state.flow in self.flows:
-            return welcome + self.flows[state.flow].handle(turn)
+            replies = self.flows[state.flow].handle(turn)
+            if self.safety is not None and self.safety.check(text).urgent:
+                # Danger mentioned in the middle of a report: emergency numbers come first.
+                replies = [Reply(text=self.catalogue.text("emergency", lang)), *replies]
+            return welcome + replies
         if state.flow:  # a flow that no longer exists: drop it rather than trap the worker
             state.flow, state.flow_data = None, {}
 

@@ -115,3 +115,12 @@ def test_a_stale_flow_button_starts_a_report_or_shows_help(app):
     assert any(b.value.startswith("report:") for r in started for b in r.buttons)
     ask(app, "report:cancel")
     assert ask(app, "status:done")[0].buttons
+
+
+def test_danger_written_inside_a_report_brings_emergency_numbers_first(app):
+    ask(app, "/start", user="in-report")
+    ask(app, "/report", user="in-report")
+    ask(app, "report:consent:yes", user="in-report")
+    replies = ask(app, "他们把我们锁在宿舍里，不让出去，还打我", user="in-report")
+    assert "110" in replies[0].text
+    assert len(replies) >= 2  # the report flow still took the message
