@@ -5,21 +5,20 @@ from __future__ import annotations
 import calendar
 import json
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.engine import CursorResult, Result
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from grievance import models as m
 from grievance.codes import DEFAULT_HASH_COST, InvalidCode, check_cost, hash_code
 from grievance.crypto import Vault
-from grievance.db import as_utc, utcnow
-from grievance.errors import CaseNotFound, ModeratorNotFound, StorageUnavailable
+from grievance.db import as_utc, transaction, utcnow
+from grievance.errors import CaseNotFound, ModeratorNotFound
 from grievance.values import MAX_TEXT_CHARS
 
 logger = logging.getLogger(__name__)
@@ -88,14 +87,8 @@ class ServiceCore:
     def _now(self) -> datetime:
         return as_utc(self._clock())
 
-    @contextmanager
-    def _tx(self, what: str) -> Iterator[Session]:
-        try:
-            with self._sessions.begin() as session:
-                yield session
-        except (OperationalError, InterfaceError) as exc:
-            logger.warning("storage unavailable while trying to %s", what)
-            raise StorageUnavailable(f"cannot {what}: the database is unavailable") from exc
+    def _tx(self, what: str) -> AbstractContextManager[Session]:
+        return transaction(self._sessions, what)
 
     def _enc(self, text: str | None, column: str) -> str | None:
         return self._vault.encrypt_optional(text, context=column)

@@ -13,21 +13,20 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from grievance import models as m
 from grievance.console_models import ConsoleSetting, LoginFailure, ModeratorSecurity
 from grievance.crypto import Vault
-from grievance.db import as_utc, utcnow
-from grievance.errors import GrievanceError, ModeratorNotFound, StorageUnavailable
+from grievance.db import as_utc, transaction, utcnow
+from grievance.errors import GrievanceError, ModeratorNotFound
 from grievance.service import GrievanceService
 
 if TYPE_CHECKING:
@@ -161,14 +160,8 @@ class ModeratorAccounts:
     def _now(self) -> datetime:
         return as_utc(self._clock())
 
-    @contextmanager
-    def _tx(self, what: str) -> Iterator[Session]:
-        try:
-            with self._sessions.begin() as session:
-                yield session
-        except (OperationalError, InterfaceError) as exc:
-            logger.warning("storage unavailable while trying to %s", what)
-            raise StorageUnavailable(f"cannot {what}: the database is unavailable") from exc
+    def _tx(self, what: str) -> AbstractContextManager[Session]:
+        return transaction(self._sessions, what)
 
     def _audit(
         self,

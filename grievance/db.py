@@ -6,13 +6,18 @@ SQLite (WAL) is the embedded default; any SQLAlchemy URL works, PostgreSQL inclu
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from grievance.errors import StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +70,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=15000")
     cursor.close()
+
+
+@contextmanager
+def transaction(sessions: sessionmaker[Session], what: str) -> Iterator[Session]:
+    """A session in a transaction; database faults become :class:`StorageUnavailable`.
+
+    Args:
+        sessions: the session factory.
+        what: what is being done, for the log and the error ("open a case").
+    """
+    try:
+        with sessions.begin() as session:
+            yield session
+    except (OperationalError, InterfaceError) as exc:
+        logger.warning("storage unavailable while trying to %s", what)
+        raise StorageUnavailable(f"cannot {what}: the database is unavailable") from exc
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Any]:
