@@ -138,15 +138,8 @@ class ServiceCore:
         at: datetime,
         details: dict[str, Any] | None = None,
     ) -> None:
-        session.add(
-            m.AuditLog(
-                moderator_id=moderator_id,
-                action=action,
-                case_id=case_id,
-                details=json.dumps(details, sort_keys=True) if details else None,
-                created_at=at,
-            )
-        )
+        add_audit(session, action, moderator_id=moderator_id, case_id=case_id, at=at,
+                  details=details)
 
     @staticmethod
     def _case(session: Session, case_id: int, *, lock: bool = False) -> m.Case:
@@ -175,3 +168,24 @@ class ServiceCore:
             raise ValueError("text must not be empty")
         if len(text) > MAX_TEXT_CHARS:
             raise ValueError(f"text has {len(text)} characters; at most {MAX_TEXT_CHARS}")
+
+
+def add_audit(
+    session: Session,
+    action: str,
+    *,
+    moderator_id: int | None,
+    case_id: int | None,
+    at: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Add one audit-log row (who, what, which case, when; details never hold free text)."""
+    session.add(
+        m.AuditLog(
+            moderator_id=moderator_id,
+            action=action,
+            case_id=case_id,
+            details=json.dumps(details, sort_keys=True) if details else None,
+            created_at=at,
+        )
+    )

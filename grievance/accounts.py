@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from grievance import models as m
+from grievance._core import add_audit
 from grievance.console_models import ConsoleSetting, LoginFailure, ModeratorSecurity
 from grievance.crypto import Vault
 from grievance.db import as_utc, transaction, utcnow
@@ -172,15 +173,8 @@ class ModeratorAccounts:
         case_id: int | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        session.add(
-            m.AuditLog(
-                moderator_id=moderator_id,
-                action=action,
-                case_id=case_id,
-                details=json.dumps(details, sort_keys=True) if details else None,
-                created_at=self._now(),
-            )
-        )
+        add_audit(session, action, moderator_id=moderator_id, case_id=case_id, at=self._now(),
+                  details=details)
 
     @staticmethod
     def _security(session: Session, moderator_id: int) -> ModeratorSecurity:
