@@ -21,6 +21,8 @@ from knowledge_base.statutes import SOURCES_DIR, StatutePassage
 CARDS_DIR = SOURCES_DIR / "cards"
 MAX_TEXT = 600
 MAX_TITLE = 40
+MAX_QUESTION = 200
+MAX_QUESTIONS = 8
 
 Topic = Literal[
     "wages", "minimum_wage", "overtime", "working_hours", "rest_leave", "contract", "probation",
@@ -45,6 +47,8 @@ class Card(BaseModel):
     text: dict[str, str]
     actions: dict[str, list[str]] = Field(default_factory=dict)
     keywords: dict[str, list[str]] = Field(default_factory=dict)
+    questions: dict[str, list[str]] = Field(default_factory=dict)
+    """Questions as workers ask them, answered by this card (indexed as extra ways in)."""
 
     @field_validator("cites")
     @classmethod
@@ -105,6 +109,7 @@ def check_cards(
     """Every problem in ``cards`` against the statute layer, all at once."""
     problems: list[str] = []
     seen: dict[str, str] = {}
+    asked: dict[str, str] = {}
     for source in cards:
         card = source.card
         label = f"{source.path.name} #{source.index} ({card.id})"
@@ -134,4 +139,30 @@ def check_cards(
                 )
             if not card.actions.get(lang):
                 problems.append(f"{label}: actions missing in {lang}")
+        problems += _check_questions(card, label, asked)
+    return problems
+
+
+def _check_questions(card: Card, label: str, asked: dict[str, str]) -> list[str]:
+    """Problems in a card's example questions; ``asked`` maps each question seen so far to
+    its card, so one question pointing at two cards is reported."""
+    problems: list[str] = []
+    for lang, questions in card.questions.items():
+        if lang not in CARD_LANGUAGES:
+            problems.append(f"{label}: questions in unknown language {lang!r}")
+        if len(questions) > MAX_QUESTIONS:
+            problems.append(
+                f"{label}: {len(questions)} questions in {lang} (max {MAX_QUESTIONS})"
+            )
+        for question in questions:
+            text = question.strip()
+            if not text:
+                problems.append(f"{label}: an empty question in {lang}")
+            elif len(text) > MAX_QUESTION:
+                problems.append(
+                    f"{label}: a question in {lang} is {len(text)} characters "
+                    f"(max {MAX_QUESTION}): {text[:30]}…"
+                )
+            elif asked.setdefault(text, card.id) != card.id:
+                problems.append(f"{label}: question {text!r} is also asked in {asked[text]}")
     return problems

@@ -12,7 +12,7 @@ from knowledge_base.instruments import CARD_LANGUAGES, INSTRUMENTS
 from knowledge_base.statutes import SOURCES_DIR, StatutePassage, StatuteSource, load_statutes
 
 #: Bumped whenever the document layout or the index files change.
-INDEX_FORMAT = "4"
+INDEX_FORMAT = "5"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,9 @@ class Document:
         topic: the card's topic; None for statute passages.
         lang: the language of ``text``.
         text: what is embedded and BM25-indexed.
+        role: ``"text"`` for a card's or article's own words; ``"question"`` for a question a
+            worker might ask that the card answers — embedded as a query (question meets
+            question) and used to rank, never as the similarity that decides confidence.
     """
 
     doc_id: str
@@ -38,6 +41,7 @@ class Document:
     topic: str | None
     lang: str
     text: str
+    role: str = "text"
 
 
 @dataclass(slots=True)
@@ -77,7 +81,8 @@ class KnowledgeBase:
 
 
 def build_documents(kb: KnowledgeBase) -> list[Document]:
-    """The documents to index: one per statute article, one per card and card language."""
+    """The documents to index: one per statute article, one per card and card language, and
+    one per example question of a card."""
     docs: list[Document] = []
     for card in kb.cards.values():
         for lang in CARD_LANGUAGES:
@@ -89,6 +94,14 @@ def build_documents(kb: KnowledgeBase) -> list[Document]:
                     lang=lang, text="\n".join(p for p in parts if p),
                 )
             )
+            for number, question in enumerate(card.questions.get(lang, []), start=1):
+                docs.append(
+                    Document(
+                        doc_id=f"card:{card.id}:{lang}:q{number}", kind="card", ref=card.id,
+                        cites=tuple(card.cites), jurisdiction=card.jurisdiction,
+                        topic=card.topic, lang=lang, text=question.strip(), role="question",
+                    )
+                )
     for passage in kb.passages.values():
         instrument = INSTRUMENTS[passage.code]
         head = f"{instrument.short_title('zh')} {passage.chapter}".strip()

@@ -3,6 +3,7 @@ jurisdiction, grouped so one card or article appears once, with cards preferred.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -25,7 +26,8 @@ class Hit:
         kind: ``"card"`` or ``"statute"``.
         cites: the citation keys it rests on (the first is the main one).
         score: the fused score (only comparable within one search).
-        similarity: cosine similarity of the best-matching document to the query.
+        similarity: cosine similarity to the query of its best-matching own text (a card's
+            words in either language, or the article); example questions do not count.
         lexical: the best BM25 score among its documents.
         topic: the card's topic, None for statute articles.
         jurisdiction: ``CN``, ``INTL`` ...
@@ -114,10 +116,17 @@ class HybridRetriever:
         allowed = _allowed_jurisdictions(jurisdiction)
         terms = self.synonyms.expand(query, lang)
         vector = self.encoder.encode_queries([self._dense_text(query, terms)])[0]
-        dense = [
+        ranked_dense = [
             (i, s) for i, s in self.index.dense_search(vector, len(docs))
             if allowed is None or docs[i].jurisdiction in allowed
-        ][: self.candidates]
+        ]
+        dense = ranked_dense[: self.candidates]
+        # Confidence rests on how close the question is to a card's or article's own words
+        # (its best language); an example question that matches only ranks its card.
+        similarity: dict[str, float] = {}
+        for i, s in ranked_dense:
+            if docs[i].role == "text":
+                similarity.setdefault(docs[i].ref, s)
         sparse_all = self.index.sparse_scores(query)
         if terms and self.expansion_weight > 0:
             sparse_all = sparse_all + self.expansion_weight * self.index.sparse_scores(
@@ -133,7 +142,6 @@ class HybridRetriever:
         for ranking in (dense, sparse):
             for rank, (i, _score) in enumerate(ranking):
                 fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
-        similarity = dict(dense)
         lexical = dict(sparse)
 
         best: dict[str, Hit] = {}
@@ -142,21 +150,15 @@ class HybridRetriever:
             if doc.kind == "card":
                 score *= self.card_weight + (self.same_lang_bonus if doc.lang == lang else 0.0)
             current = best.get(doc.ref)
-            sim = similarity.get(i, 0.0)
-            lex = lexical.get(i, 0.0)
+            lex = max(lexical.get(i, 0.0), current.lexical if current else 0.0)
             if current is None or score > current.score:
                 best[doc.ref] = Hit(
                     ref=doc.ref, kind=doc.kind, cites=doc.cites, score=score,
-                    similarity=max(sim, current.similarity if current else 0.0),
-                    lexical=max(lex, current.lexical if current else 0.0),
+                    similarity=similarity.get(doc.ref, 0.0), lexical=lex,
                     topic=doc.topic, jurisdiction=doc.jurisdiction,
                 )
             else:
-                best[doc.ref] = Hit(
-                    ref=current.ref, kind=current.kind, cites=current.cites, score=current.score,
-                    similarity=max(sim, current.similarity), lexical=max(lex, current.lexical),
-                    topic=current.topic, jurisdiction=current.jurisdiction,
-                )
+                best[doc.ref] = dataclasses.replace(current, lexical=lex)
         ranked = sorted(best.values(), key=lambda h: (-h.score, h.ref))
         return ranked[:k]
 

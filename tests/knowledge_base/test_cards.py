@@ -62,3 +62,17 @@ def test_stats_counts_cards_by_first_citation():
     assert result["passages"] > 1000
     assert set(result["by_language"]) >= {"zh", "en"}
     assert CARDS_DIR.is_dir()
+
+
+def test_example_questions_are_checked(tmp_path):
+    asked = {**GOOD, "questions": {"zh": ["老板不签合同咋办"], "en": ["No contract?"]}}
+    assert _check(tmp_path, [asked]) == []
+    twice = {**GOOD, "id": "other", "questions": {"zh": ["老板不签合同咋办"]}}
+    too_many = {**GOOD, "id": "many", "questions": {"zh": [f"问题{i}" for i in range(9)]}}
+    odd = {**GOOD, "id": "odd", "questions": {"fr": ["Pas de contrat ?"], "en": ["", "x" * 201]}}
+    joined = "\n".join(_check(tmp_path, [asked, twice, too_many, odd]))
+    assert "question '老板不签合同咋办' is also asked in cn-lcl-82-test" in joined
+    assert "9 questions in zh (max 8)" in joined
+    assert "questions in unknown language 'fr'" in joined
+    assert "an empty question in en" in joined
+    assert "a question in en is 201 characters (max 200)" in joined
