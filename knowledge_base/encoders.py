@@ -7,7 +7,9 @@ classifier and the retriever. Nothing here downloads anything.
 from __future__ import annotations
 
 import os
+import re
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,8 +23,25 @@ if TYPE_CHECKING:
 #: Query embeddings kept per encoder (a message is encoded by the classifier and retriever).
 QUERY_CACHE_SIZE = 256
 
+_SPACES = re.compile(r"\s+")
+
 #: The encoder backends :func:`make_encoder` knows.
 ENCODER_BACKENDS: tuple[str, ...] = ("e5", "sentence-transformers")
+
+
+def canonical_text(text: str) -> str:
+    """``text`` as the encoder reads it: valid UTF-8, control characters as spaces, NFKC, one
+    space between words.
+
+    e5's tokenizer normalises NFKC and collapses spaces and tabs itself, so for most texts the
+    embedding of a text and of its canonical form are identical; keying the query cache on
+    the canonical form lets the classifier and the retriever share one encoding of a message.
+    Where they differ it is on purpose: the C engine reads NUL as the end of the text, and
+    line breaks and white space at either end as tokens of their own.
+    """
+    valid = text.encode("utf-8", "replace").decode("utf-8")
+    visible = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in valid)
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", visible)).strip()
 
 
 @runtime_checkable
@@ -69,17 +88,19 @@ class E5Encoder:
     def encode_queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Encode with e5's ``query:`` prefix.
 
-        A single text is cached (LRU): the intent classifier and the retriever encode the
-        same message one after the other.
+        A single text is cached (LRU), keyed by its :func:`canonical_text`: the intent
+        classifier and the retriever encode the same message one after the other.
         """
         if len(texts) == 1:
-            cached = self._cache.get(texts[0])
-            if cached is not None:
-                self._cache.move_to_end(texts[0])
-                return cached.reshape(1, -1).copy()
-            vector = self._encode(texts, is_query=True)
+            key = canonical_text(texts[0])
             with self._lock:
-                self._cache[texts[0]] = vector[0]
+                cached = self._cache.get(key)
+                if cached is not None:
+                    self._cache.move_to_end(key)
+                    return cached.reshape(1, -1).copy()
+            vector = self._encode([key], is_query=True)
+            with self._lock:
+                self._cache[key] = vector[0]
                 while len(self._cache) > QUERY_CACHE_SIZE:
                     self._cache.popitem(last=False)
             return vector

@@ -20,7 +20,6 @@ import re
 import shutil
 import tempfile
 import time
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from knowledge_base.encoders import Encoder
+from knowledge_base.encoders import Encoder, canonical_text
 from nlu.errors import NLUError
 from nlu.training import TrainingData, load_training_data
 from nlu.types import INTENTS, IntentScore, Parse
@@ -49,7 +48,6 @@ SENSITIVE_INTENTS: frozenset[str] = frozenset({"report_problem", "urgent_danger"
 
 _META = "meta.json"
 _HEAD = "head.joblib"
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,17 +98,14 @@ class BuiltinConfig:
 
 
 def prepare_text(text: str, max_chars: int) -> str:
-    """The text the classifier reads: valid UTF-8, no control characters, NFKC, one space
-    between words, at most ``max_chars`` characters.
+    """The text the classifier reads: :func:`canonical_text` (valid UTF-8, no control
+    characters, NFKC, one space between words), at most ``max_chars`` characters.
 
     Lone surrogates (bytes decoded with ``surrogateescape``) become ``?``; NUL and other
-    control characters become spaces.
+    control characters become spaces. Being canonical, it hits the encoder's query cache
+    when the retriever then embeds the same message.
     """
-    head = text[: max_chars * 4]
-    valid = head.encode("utf-8", "replace").decode("utf-8")
-    visible = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in valid)
-    folded = unicodedata.normalize("NFKC", visible)
-    return _SPACES.sub(" ", folded).strip()[:max_chars]
+    return canonical_text(text[: max_chars * 4])[:max_chars]
 
 
 def model_key(data: TrainingData, encoder: Encoder, config: BuiltinConfig) -> str:

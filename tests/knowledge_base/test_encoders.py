@@ -3,7 +3,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from knowledge_base.encoders import make_encoder
+from knowledge_base.encoders import canonical_text, make_encoder
 
 TEXTS = ["公司不和我签劳动合同怎么办", "How is overtime paid?", "Công ty không trả lương",
          "老板扣了我的身份证", "", "😀" * 3]
@@ -48,3 +48,34 @@ def test_sentence_transformers_backend_offline():
 def test_unknown_backend_lists_the_choices():
     with pytest.raises(ValueError, match="expected one of"):
         make_encoder("word2vec")
+
+
+def test_canonical_text_embeds_like_the_original(encoder):
+    """e5 normalises NFKC and white space itself: the canonical form (the cache key) has the
+    very same embedding, so the classifier and the retriever can share one encoding."""
+    raw = ["老板不发工资，我该怎么办？", "ＡＢＣ公司  欠薪\t三个月", "Boss kept  \t my ID"]
+    canonical = [canonical_text(t) for t in raw]
+    assert canonical[1:] == ["ABC公司 欠薪 三个月", "Boss kept my ID"]
+    np.testing.assert_allclose(
+        encoder._encode(raw, is_query=True), encoder._encode(canonical, is_query=True),
+        rtol=1e-5, atol=1e-6,
+    )
+
+
+def test_a_nul_character_does_not_cut_the_message(encoder):
+    """The C engine reads a NUL as the end of the text; queries are encoded canonical."""
+    assert canonical_text("Boss\x00 kept my ID") == "Boss kept my ID"
+    whole = encoder.encode_queries(["Boss kept my ID"])[0]
+    np.testing.assert_allclose(encoder.encode_queries(["Boss\x00 kept my ID"])[0], whole,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_one_message_is_encoded_once(encoder, monkeypatch):
+    calls: list[list[str]] = []
+    real = encoder._encode
+    monkeypatch.setattr(encoder, "_encode", lambda texts, **kw: calls.append(texts) or real(
+        texts, **kw))
+    first = encoder.encode_queries(["工资  拖了三个月 ，怎么办"])
+    again = encoder.encode_queries(["工资 拖了三个月 ,怎么办"])
+    assert len(calls) == 1
+    np.testing.assert_array_equal(first, again)
