@@ -10,6 +10,7 @@ import pytest
 
 import nlu.evaluate as evaluate
 from knowledge_base.encoders import Encoder
+from nlu.errors import NLUError
 from nlu.evaluate import (
     evaluate_backends,
     intent_metrics,
@@ -18,7 +19,7 @@ from nlu.evaluate import (
     sensitive_metrics,
     tree_rss_bytes,
 )
-from nlu.types import INTENTS
+from nlu.types import INTENTS, Parse
 
 
 def test_sensitive_metrics() -> None:
@@ -125,6 +126,7 @@ def test_small_run_is_one_json_object(
     assert builtin["heldout"]["n"] == len(INTENTS)
     assert builtin["dev"]["n"] == 2
     assert isinstance(builtin["rss_mb"], float)
+    assert builtin["in_assistant"]["latency_ms_p50"] is not None
     assert [p["sensitive_cost"] for p in builtin["heldout_operating_points"]] == list(
         evaluate.OPERATING_POINTS
     )
@@ -144,3 +146,18 @@ def test_rasa_can_be_skipped(encoder: Encoder, tmp_path: Path) -> None:
     assert report["backends"]["rasa"] == {"available": False, "reason": "skipped (--no-rasa)"}
     assert report["questions"]["available"] is False
     assert report["backends"]["builtin"]["dev"] is None
+
+
+def test_added_latency_times_the_classifier_after_the_retrievers_encoding() -> None:
+    order: list[str] = []
+
+    class Classifier:
+        def parse(self, text: str) -> Parse:
+            order.append(f"parse {text}")
+            if text == "bad":
+                raise NLUError("down")
+            return Parse(intent="greet", confidence=1.0, backend="test")
+
+    result = evaluate.added_latency(Classifier(), ["a", "bad", "b"], lambda t: order.append(t))
+    assert order == ["a", "parse a", "bad", "parse bad", "b", "parse b"]
+    assert result["latency_ms_p50"] is not None and "retriever" in result["note"]
