@@ -48,7 +48,10 @@ class Card(BaseModel):
     actions: dict[str, list[str]] = Field(default_factory=dict)
     keywords: dict[str, list[str]] = Field(default_factory=dict)
     questions: dict[str, list[str]] = Field(default_factory=dict)
-    """Questions as workers ask them, answered by this card (indexed as extra ways in)."""
+    """Questions as workers might ask them that this card answers: the card's scope, for
+    writers and reviewers, and a reachability test (tests/knowledge_base). Not indexed:
+    measured, these written questions pulled real workers' messages to the wrong card by
+    their incidental details (see the #3 issue note)."""
 
     @field_validator("cites")
     @classmethod

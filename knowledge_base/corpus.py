@@ -28,9 +28,6 @@ class Document:
         topic: the card's topic; None for statute passages.
         lang: the language of ``text``.
         text: what is embedded and BM25-indexed.
-        role: ``"text"`` for a card's or article's own words; ``"question"`` for a question a
-            worker might ask that the card answers — embedded as a query (question meets
-            question) and used to rank, never as the similarity that decides confidence.
     """
 
     doc_id: str
@@ -41,7 +38,6 @@ class Document:
     topic: str | None
     lang: str
     text: str
-    role: str = "text"
 
 
 @dataclass(slots=True)
@@ -81,12 +77,13 @@ class KnowledgeBase:
 
 
 def build_documents(kb: KnowledgeBase) -> list[Document]:
-    """The documents to index: one per statute article, one per card and card language, and
-    one per example question of a card."""
+    """The documents to index: one per statute article, one per card and card language."""
     docs: list[Document] = []
     for card in kb.cards.values():
         for lang in CARD_LANGUAGES:
-            parts = [card.title[lang], card.text[lang], " ".join(card.keywords.get(lang, []))]
+            # The keywords (a worker's words for it) come before the text: only the opening
+            # DENSE_CHARS characters of a document are embedded.
+            parts = [card.title[lang], " ".join(card.keywords.get(lang, [])), card.text[lang]]
             docs.append(
                 Document(
                     doc_id=f"card:{card.id}:{lang}", kind="card", ref=card.id,
@@ -94,14 +91,6 @@ def build_documents(kb: KnowledgeBase) -> list[Document]:
                     lang=lang, text="\n".join(p for p in parts if p),
                 )
             )
-            for number, question in enumerate(card.questions.get(lang, []), start=1):
-                docs.append(
-                    Document(
-                        doc_id=f"card:{card.id}:{lang}:q{number}", kind="card", ref=card.id,
-                        cites=tuple(card.cites), jurisdiction=card.jurisdiction,
-                        topic=card.topic, lang=lang, text=question.strip(), role="question",
-                    )
-                )
     for passage in kb.passages.values():
         instrument = INSTRUMENTS[passage.code]
         head = f"{instrument.short_title('zh')} {passage.chapter}".strip()

@@ -82,7 +82,8 @@ class HybridIndex:
         vectors = np.zeros((len(docs), encoder.dim), dtype=np.float32)
         for start in range(0, len(docs), BATCH):
             chunk = docs[start : start + BATCH]
-            vectors[start : start + len(chunk)] = _encode(encoder, chunk)
+            texts = [d.text[:DENSE_CHARS] for d in chunk]
+            vectors[start : start + len(chunk)] = encoder.encode_passages(texts)
             if progress:
                 progress(start + len(chunk), len(docs))
         dense = faiss.IndexFlatIP(encoder.dim)
@@ -175,24 +176,13 @@ class HybridIndex:
         return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
 
 
-def _encode(encoder: Encoder, docs: list[Document]) -> NDArray[np.float32]:
-    """Embed ``docs`` in order: questions as queries, everything else as passages."""
-    vectors = np.zeros((len(docs), encoder.dim), dtype=np.float32)
-    for role, encode in (("text", encoder.encode_passages), ("question", encoder.encode_queries)):
-        rows = [i for i, d in enumerate(docs) if d.role == role]
-        if rows:
-            vectors[rows] = encode([docs[i].text[:DENSE_CHARS] for i in rows])
-    return vectors
-
-
 def _doc_to_json(doc: Document) -> dict[str, Any]:
     return {"doc_id": doc.doc_id, "kind": doc.kind, "ref": doc.ref, "cites": list(doc.cites),
             "jurisdiction": doc.jurisdiction, "topic": doc.topic, "lang": doc.lang,
-            "text": doc.text, "role": doc.role}
+            "text": doc.text}
 
 
 def _doc_from_json(data: dict[str, Any]) -> Document:
     return Document(doc_id=data["doc_id"], kind=data["kind"], ref=data["ref"],
                     cites=tuple(data["cites"]), jurisdiction=data["jurisdiction"],
-                    topic=data["topic"], lang=data["lang"], text=data["text"],
-                    role=data.get("role", "text"))
+                    topic=data["topic"], lang=data["lang"], text=data["text"])

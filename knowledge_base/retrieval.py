@@ -6,13 +6,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from knowledge_base.encoders import Encoder
 from knowledge_base.index import HybridIndex
 from knowledge_base.synonyms import SynonymTable, default_synonyms
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 RRF_K = 60
 
@@ -26,8 +29,8 @@ class Hit:
         kind: ``"card"`` or ``"statute"``.
         cites: the citation keys it rests on (the first is the main one).
         score: the fused score (only comparable within one search).
-        similarity: cosine similarity to the query of its best-matching own text (a card's
-            words in either language, or the article); example questions do not count.
+        similarity: cosine similarity of its best-matching document (a card in either
+            language, or the article) to the query.
         lexical: the best BM25 score among its documents.
         topic: the card's topic, None for statute articles.
         jurisdiction: ``CN``, ``INTL`` ...
@@ -71,8 +74,11 @@ class HybridRetriever:
             an empty ``SynonymTable({})`` turns expansion off).
         expansion_weight: weight of the legal terms' BM25 score relative to the question's
             own words (a hint, not the question).
-        expand_dense: also append the legal terms to the text that is embedded (the small
-            encoder does not map 炒鱿鱼 to 解除劳动合同 by itself).
+        expand_dense: also move the query vector towards the legal terms' own embedding,
+            by ``expansion_weight`` (the small encoder does not map 炒鱿鱼 to 解除劳动合同
+            by itself). The question is embedded alone — the same encoding the intent
+            classifier has just made, taken from the encoder's cache — and the terms apart
+            (few combinations, so usually cached too).
 
     Raises:
         ValueError: for non-positive ``candidates`` or ``card_weight``.
@@ -115,18 +121,17 @@ class HybridRetriever:
         docs = self.index.documents
         allowed = _allowed_jurisdictions(jurisdiction)
         terms = self.synonyms.expand(query, lang)
-        vector = self.encoder.encode_queries([self._dense_text(query, terms)])[0]
+        vector = self._query_vector(query, terms)
         ranked_dense = [
             (i, s) for i, s in self.index.dense_search(vector, len(docs))
             if allowed is None or docs[i].jurisdiction in allowed
         ]
         dense = ranked_dense[: self.candidates]
-        # Confidence rests on how close the question is to a card's or article's own words
-        # (its best language); an example question that matches only ranks its card.
+        # A card's similarity is that of its best language, even when that document did not
+        # make the candidate list (the card came in through BM25 or its other language).
         similarity: dict[str, float] = {}
         for i, s in ranked_dense:
-            if docs[i].role == "text":
-                similarity.setdefault(docs[i].ref, s)
+            similarity.setdefault(docs[i].ref, s)
         sparse_all = self.index.sparse_scores(query)
         if terms and self.expansion_weight > 0:
             sparse_all = sparse_all + self.expansion_weight * self.index.sparse_scores(
@@ -163,13 +168,20 @@ class HybridRetriever:
         return ranked[:k]
 
 
-    def dense_query(self, query: str, lang: str) -> str:
-        """The text embedded for ``query``: the question, plus its legal terms when
-        ``expand_dense`` is on (lets callers batch-encode queries ahead of time)."""
-        return self._dense_text(query, self.synonyms.expand(query, lang))
+    def dense_texts(self, query: str, lang: str) -> list[str]:
+        """The texts embedded for ``query``: the question, then its legal terms when
+        ``expand_dense`` is on and there are any (lets callers batch-encode ahead of time)."""
+        terms = self.synonyms.expand(query, lang)
+        return [query, " ".join(terms)] if terms and self.expand_dense else [query]
 
-    def _dense_text(self, query: str, terms: list[str]) -> str:
-        return f"{query}\n{' '.join(terms)}" if terms and self.expand_dense else query
+    def _query_vector(self, query: str, terms: list[str]) -> NDArray[np.float32]:
+        vector: NDArray[np.float32] = self.encoder.encode_queries([query])[0]
+        if not (terms and self.expand_dense):
+            return vector
+        legal = self.encoder.encode_queries([" ".join(terms)])[0]
+        combined: NDArray[np.float32] = (vector + self.expansion_weight * legal).astype(np.float32)
+        norm = float(np.linalg.norm(combined))
+        return combined / np.float32(norm) if norm > 0 else vector
 
 
 def _allowed_jurisdictions(jurisdiction: str | None) -> set[str] | None:

@@ -72,31 +72,3 @@ def test_incomplete_index_is_refused(tmp_path, kb):
     with pytest.raises(IndexMissingError, match="incomplete"):
         HybridIndex.load(path)
 
-
-class RecordingEncoder(RandomEncoder):
-    """Remembers which texts were embedded as queries and which as passages."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.queries: list[str] = []
-        self.passages: list[str] = []
-
-    def encode_queries(self, texts):
-        self.queries += texts
-        return self._vectors(texts)
-
-    def encode_passages(self, texts):
-        self.passages += texts
-        return self._vectors(texts)
-
-
-def test_example_questions_are_embedded_as_queries(tmp_path, kb):
-    encoder = RecordingEncoder()
-    HybridIndex.build(kb, encoder, tmp_path)
-    questions = [d for d in kb.documents if d.role == "question"]
-    texts = [d for d in kb.documents if d.role == "text"]
-    assert len(encoder.queries) == len(questions)
-    assert len(encoder.passages) == len(texts)
-    assert set(encoder.queries) == {d.text for d in questions}
-    loaded = HybridIndex.load_for(kb, encoder, tmp_path)
-    assert [d.role for d in loaded.documents] == [d.role for d in kb.documents]

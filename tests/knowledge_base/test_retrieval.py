@@ -1,10 +1,6 @@
-import numpy as np
 import pytest
 
-from knowledge_base.corpus import Document, KnowledgeBase
-from knowledge_base.index import HybridIndex
 from knowledge_base.retrieval import HybridRetriever, recall_hit
-from knowledge_base.synonyms import SynonymTable
 
 
 @pytest.fixture(scope="module")
@@ -43,39 +39,3 @@ def test_recall_hit_matches_instrument_without_article():
     assert recall_hit([hit], ["CN-MWPAY"]) == 1
     assert recall_hit([hit], ["CN-MWPAY:4"]) is None
 
-
-class TableEncoder:
-    """Vectors from a table: each text points along one axis, or between two."""
-
-    name = "table-test"
-    dim = 3
-    table = {
-        "card words": [1.0, 0.0, 0.0],
-        "老板跑了工资咋办": [0.0, 1.0, 0.0],
-        "article words": [0.0, 0.0, 1.0],
-        # the worker's message: exactly the example question, and far from both texts
-        "老板跑了 工资咋办": [0.0, 1.0, 0.0],
-    }
-
-    def _vectors(self, texts):
-        return np.array([self.table[t] for t in texts], dtype=np.float32)
-
-    encode_queries = encode_passages = _vectors
-
-
-def test_an_example_question_ranks_its_card_but_does_not_make_it_confident(tmp_path):
-    card = {"kind": "card", "ref": "cn-card", "cites": ("CN-LCL:30",), "jurisdiction": "CN",
-            "topic": "wages", "lang": "zh"}
-    docs = [
-        Document("card:cn-card:zh", text="card words", **card),
-        Document("card:cn-card:zh:q1", text="老板跑了工资咋办", role="question", **card),
-        Document("law:CN-LCL:1", "statute", "CN-LCL:1", ("CN-LCL:1",), "CN", None, "zh",
-                 "article words"),
-    ]
-    encoder = TableEncoder()
-    kb = KnowledgeBase(statutes={}, passages={}, cards={}, documents=docs, fingerprint="t")
-    index = HybridIndex.load(HybridIndex.build(kb, encoder, tmp_path))
-    retriever = HybridRetriever(index, encoder, synonyms=SynonymTable({}))
-    hits = retriever.search("老板跑了 工资咋办", "zh", "CN", 2)
-    assert [h.ref for h in hits] == ["cn-card", "CN-LCL:1"]
-    assert hits[0].similarity == pytest.approx(0.0)  # the card's own words are unrelated
