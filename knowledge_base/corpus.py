@@ -12,7 +12,7 @@ from knowledge_base.instruments import CARD_LANGUAGES, INSTRUMENTS
 from knowledge_base.statutes import SOURCES_DIR, StatutePassage, StatuteSource, load_statutes
 
 #: Bumped whenever the document layout or the index files change.
-INDEX_FORMAT = "5"
+INDEX_FORMAT = "6"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +77,8 @@ class KnowledgeBase:
 
 
 def build_documents(kb: KnowledgeBase) -> list[Document]:
-    """The documents to index: one per statute article, one per card and card language."""
+    """The documents to index: one per statute article (and annex), one per card and card
+    language."""
     docs: list[Document] = []
     for card in kb.cards.values():
         for lang in CARD_LANGUAGES:

@@ -1,9 +1,10 @@
 """The one list of legal instruments WorkRight cites, with their titles in every language.
 
-A citation key is ``CODE:ARTICLE`` (``CN-LCL:82``, ``ILO-C029:2``, ``ETI-BASE:6``) or a
-bare ``CODE`` when the whole instrument is meant. Articles of PRC instruments whose
-official text ships in ``sources/cn/`` are checked against that text; the others
-(ILO, ETI, the Criminal Law) are cited by article number from the fact sheet.
+A citation key is ``CODE:ARTICLE`` (``CN-LCL:82``, ``ILO-C029:2``, ``ETI-BASE:6``),
+``CODE:annex`` for the annex after the last article (``CN-FEMALE:annex``, the list of work
+women must not do), or a bare ``CODE`` when the whole instrument is meant. Articles of PRC
+instruments whose official text ships in ``sources/cn/`` are checked against that text; the
+others (ILO, ETI, the Criminal Law) are cited by article number from the fact sheet.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ LANGUAGES: tuple[str, ...] = ("zh", "en", "vi", "id", "bn", "km", "my")
 #: Languages every answer card must be written in.
 CARD_LANGUAGES: tuple[str, ...] = ("zh", "en")
 
-_KEY_RE = re.compile(r"^(?P<code>[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*)(?::(?P<article>\d+(?:-\d+)?))?$")
+#: The "article" part of the key of an annex (附录), which has no article number.
+ANNEX = "annex"
+
+_KEY_RE = re.compile(
+    r"^(?P<code>[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*)(?::(?P<article>\d+(?:-\d+)?|" + ANNEX + r"))?$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +202,11 @@ INSTRUMENTS: dict[str, Instrument] = {i.code: i for i in _ALL}
 
 @dataclass(frozen=True, slots=True)
 class CitationKey:
-    """A parsed citation key: the instrument code and, optionally, the article."""
+    """A parsed citation key: the instrument code and, optionally, the article.
+
+    ``article`` is the article as written in the key (``"82"``, ``"44-1"``), or
+    :data:`ANNEX` for the annex; never assume it is a number (see :attr:`is_annex`).
+    """
 
     code: str
     article: str | None = None
@@ -209,6 +219,11 @@ class CitationKey:
         """The instrument this key cites."""
         return INSTRUMENTS[self.code]
 
+    @property
+    def is_annex(self) -> bool:
+        """True for ``CODE:annex``: the annex, not a numbered article."""
+        return self.article == ANNEX
+
 
 def parse_key(key: str) -> CitationKey:
     """Parse ``CN-LCL:82`` into its parts.
@@ -218,7 +233,9 @@ def parse_key(key: str) -> CitationKey:
     """
     match = _KEY_RE.match(key.strip())
     if match is None:
-        raise ValueError(f"malformed citation key {key!r}: expected CODE or CODE:ARTICLE")
+        raise ValueError(
+            f"malformed citation key {key!r}: expected CODE, CODE:ARTICLE or CODE:{ANNEX}"
+        )
     code = match["code"]
     if code not in INSTRUMENTS:
         raise ValueError(f"unknown instrument {code!r} in citation key {key!r}")
@@ -226,19 +243,24 @@ def parse_key(key: str) -> CitationKey:
 
 
 def cite_text(key: str, lang: str) -> str:
-    """A human citation: ``《劳动合同法》第82条`` or ``Labour Contract Law art. 82``."""
+    """A human citation: ``《劳动合同法》第八十二条`` or ``Labour Contract Law art. 82``; for
+    an annex ``《女职工劳动保护特别规定》附录`` or ``Female Employees Protection Rules annex``."""
     ck = parse_key(key)
     inst = ck.instrument
     if lang == "zh":
         name = f"《{inst.short_title('zh')}》"
         if ck.article is None:
             return name
+        if ck.is_annex:
+            return f"{name}附录"
         number, _, sub = ck.article.partition("-")
         article = f"第{int_to_chinese(int(number))}条"
         return f"{name}{article}之{int_to_chinese(int(sub))}" if sub else f"{name}{article}"
     name = inst.short_title(lang)
     if ck.article is None:
         return name
+    if ck.is_annex:
+        return f"{name} annex"
     if inst.code == "ETI-BASE":
         return f"{name} clause {ck.article}"
     return f"{name} art. {ck.article}"

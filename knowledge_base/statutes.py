@@ -3,7 +3,11 @@
 Source files (``sources/cn/<CODE>.md``) are the public-domain official texts: a ``# title``
 line, dates of adoption and amendment, an ``<!-- INFO END -->`` marker, then chapters
 (``## 第一章 …``) and articles beginning ``第N条``. A notice without articles is split at
-its ``## 一、`` sections instead. Anything else is a parse error naming file and line.
+its ``## 一、`` sections instead. A line that is just ``附录`` or ``附件`` (a colon allowed)
+after the articles ends the last article: everything after it, to the end of the file, is
+the annex, one passage keyed ``CODE:annex`` (the annex of CN-FEMALE lists the work women
+must not do; it is not part of the last article and must not be cited as it). Anything else
+is a parse error naming file and line.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from knowledge_base.errors import SourceParseError
-from knowledge_base.instruments import INSTRUMENTS
+from knowledge_base.instruments import ANNEX, INSTRUMENTS
 from knowledge_base.numerals import chinese_to_int
 
 SOURCES_DIR = Path(__file__).resolve().parent / "sources"
@@ -22,25 +26,27 @@ _ARTICLE_RE = re.compile(r"^第(?P<num>[零〇一二三四五六七八九十百�
 _SECTION_RE = re.compile(r"^##\s+(?P<num>[一二三四五六七八九十]+)(?:、|\s|$)(?P<rest>.*)$")
 _CHAPTER_RE = re.compile(r"^#{2,4}\s+(?P<title>.+)$")
 _DATE_RE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
+#: A line that starts the annex, after the articles (stripped first).
+_ANNEX_RE = re.compile(r"^(?P<word>附录|附件)[：:]?$")
 
 
 @dataclass(frozen=True, slots=True)
 class StatutePassage:
-    """One article of one instrument.
+    """One article of one instrument, or its annex.
 
     Attributes:
-        key: the citation key, ``CN-LCL:82``.
+        key: the citation key, ``CN-LCL:82``; ``CN-FEMALE:annex`` for an annex.
         code: the instrument code, ``CN-LCL``.
-        article: the article number.
+        article: the article number; None for an annex.
         text: the official text of the article (all its paragraphs).
-        chapter: the chapter heading it sits under, if any.
+        chapter: the chapter heading it sits under, if any; ``附录`` or ``附件`` for an annex.
         source: the file it came from, relative to ``sources/``.
-        line: the line the article starts on (1-based).
+        line: the line the article starts on (1-based); for an annex, its ``附录`` line.
     """
 
     key: str
     code: str
-    article: int
+    article: int | None
     text: str
     chapter: str
     source: str
@@ -102,8 +108,10 @@ def _parse_articles(
     passages: list[StatutePassage] = []
     chapter = ""
     current: tuple[int, int, list[str]] | None = None  # (article, line, paragraphs)
+    last = 0  # the last article number flushed
 
     def flush() -> None:
+        nonlocal last
         if current is not None:
             number, line_no, paragraphs = current
             text = "\n".join(p for p in paragraphs if p)
@@ -115,6 +123,7 @@ def _parse_articles(
                     chapter=chapter, source=f"cn/{where}", line=line_no,
                 )
             )
+            last = number
 
     for index in range(start, len(lines)):
         raw = lines[index].strip().replace("\u3000", " ").strip()
@@ -127,9 +136,7 @@ def _parse_articles(
                 number = chinese_to_int(article["num"])
             except ValueError as exc:
                 raise SourceParseError(f"{where}:{line_no}: {exc}") from exc
-            expected = passages[-1].article + 1 if passages else 1
-            if current is not None:
-                expected = current[0] + 1
+            expected = current[0] + 1 if current is not None else last + 1
             if number != expected:
                 raise SourceParseError(
                     f"{where}:{line_no}: article {number} out of sequence (expected {expected})"
@@ -137,6 +144,12 @@ def _parse_articles(
             flush()
             current = (number, line_no, [raw])
             continue
+        annex = _ANNEX_RE.match(raw)
+        if annex and (current is not None or passages):
+            flush()
+            current = None
+            passages.append(_annex_passage(lines, index, annex["word"], code, where))
+            break
         heading = _CHAPTER_RE.match(raw)
         if heading:
             flush()
@@ -162,6 +175,11 @@ def _parse_sections(
         raw = lines[index].strip()
         if not raw:
             continue
+        annex = _ANNEX_RE.match(raw)
+        if annex and current is not None:
+            passages.append(_section_passage(code, where, current))
+            passages.append(_annex_passage(lines, index, annex["word"], code, where))
+            return tuple(passages)
         section = _SECTION_RE.match(raw)
         if section:
             if current is not None:
@@ -182,6 +200,33 @@ def _section_passage(code: str, where: str, current: tuple[int, int, list[str]])
     return StatutePassage(
         key=f"{code}:{number}", code=code, article=number, text="\n".join(paragraphs),
         chapter="", source=f"cn/{where}", line=line_no,
+    )
+
+
+def _annex_passage(
+    lines: list[str], index: int, word: str, code: str, where: str
+) -> StatutePassage:
+    """The annex starting at ``lines[index]`` (its ``附录：`` line): every line after it.
+
+    Raises:
+        SourceParseError: the annex has no text, or a second annex line follows.
+    """
+    paragraphs: list[str] = []
+    for later in range(index + 1, len(lines)):
+        raw = lines[later].strip().replace("\u3000", " ").strip()
+        if not raw:
+            continue
+        if _ANNEX_RE.match(raw):
+            raise SourceParseError(
+                f"{where}:{later + 1}: a second annex ({raw}); only one annex per source"
+            )
+        heading = _CHAPTER_RE.match(raw)
+        paragraphs.append(heading["title"].strip() if heading else raw)
+    if not paragraphs:
+        raise SourceParseError(f"{where}:{index + 1}: the annex ({word}) has no text")
+    return StatutePassage(
+        key=f"{code}:{ANNEX}", code=code, article=None, text="\n".join(paragraphs),
+        chapter=word, source=f"cn/{where}", line=index + 1,
     )
 
 

@@ -37,6 +37,19 @@ def test_a_card_citing_an_article_the_statute_layer_lacks_fails(tmp_path):
     assert any("CN-LCL:999" in p and "statute layer lacks" in p for p in problems)
 
 
+def test_a_card_may_cite_an_annex_the_statute_layer_has(tmp_path):
+    assert _check(tmp_path, [{**GOOD, "cites": ["CN-LCL:82", "CN-FEMALE:annex"]}]) == []
+    problems = _check(tmp_path, [{**GOOD, "cites": ["CN-LCL:annex"]}])
+    assert any("CN-LCL:annex" in p and "statute layer lacks" in p for p in problems)
+
+
+def test_the_banned_work_cards_cite_the_annex_not_article_16():
+    cards = {s.card.id: s.card for s in load_cards()[0]}
+    for card_id in ("cn-female-4-banned-work-pregnancy-nursing", "cn-ll-59-work-banned-for-women"):
+        assert "CN-FEMALE:annex" in cards[card_id].cites
+    assert not any("CN-FEMALE:16" in card.cites for card in cards.values())
+
+
 def test_every_problem_is_reported_at_once(tmp_path):
     bad = {**GOOD, "id": "second", "cites": ["XX-NOPE:1"]}
     long_text = {**GOOD, "id": "third", "text": {"zh": "长" * 601, "en": "x"}}
