@@ -159,3 +159,22 @@ def test_no_training_example_is_a_dev_question() -> None:
     ]
     # Only the training side is printed: the dev questions stay unread.
     assert not leaked, "training examples equal to a dev-set question:\n" + "\n".join(leaked)
+
+
+VALIDATION_SET = Path(__file__).with_name("sensitive_validation.jsonl")
+
+
+def test_the_sensitive_validation_set_is_well_formed_and_not_trained_on() -> None:
+    """tests/nlu/sensitive_validation.jsonl measures triage (`workright nlu eval
+    --questions tests/nlu/sensitive_validation.jsonl`); it must never leak into training."""
+    rows = [json.loads(line) for line in VALIDATION_SET.read_text("utf-8").splitlines() if line]
+    assert len({r["id"] for r in rows}) == len(rows) >= 100
+    assert all(isinstance(r["sensitive"], bool) and r["question"].strip() for r in rows)
+    questions = {normalise(r["question"]) for r in rows}
+    leaked = [
+        f"{path.name} {intent}: {example!r}"
+        for path in DATA_FILES
+        for intent, example in intent_examples(path)
+        if normalise(example) in questions
+    ]
+    assert not leaked, "training examples equal to a validation question:\n" + "\n".join(leaked)
