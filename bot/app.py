@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Engine
@@ -172,16 +173,23 @@ def build_flows(
     """The multi-step flows (report, status, delete) and the grievance service.
 
     The service is also put in ``services["grievance"]`` for the console and the outbox
-    senders; ``services["is_receipt_code"]`` spots a receipt code in a message.
+    senders; ``services["is_receipt_code"]`` spots a receipt code in a message. A moderator's
+    reply reaches the worker under a header from the catalogue, in the report's language.
     """
-    del settings
     from bot.flows.delete import DeleteFlow
     from bot.flows.report import ReportFlow
     from bot.flows.status import StatusFlow
     from grievance.codes import find_code
     from grievance.service import GrievanceService
 
-    service = GrievanceService(sessions, vault)
+    def reply_header(lang: str | None, category: str, reported: date) -> str:
+        lang = lang or settings.assistant.default_language
+        return catalogue.text(
+            "moderator_reply_header", lang,
+            category=catalogue.text(f"report_cat_{category}", lang), date=reported.isoformat(),
+        )
+
+    service = GrievanceService(sessions, vault, reply_header=reply_header)
     services["grievance"] = service
     services["is_receipt_code"] = lambda text: find_code(text) is not None
     return {

@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import select
@@ -45,6 +45,11 @@ def add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+#: Makes the line put before a moderator's reply, from the case's language (None when the
+#: report did not record one), category and the day it was reported.
+ReplyHeader = Callable[[str | None, str, date], str]
+
+
 class ServiceCore:
     """Transactions, encryption and history helpers; see :class:`GrievanceService`."""
 
@@ -57,6 +62,7 @@ class ServiceCore:
         code_hash_cost: int = DEFAULT_HASH_COST,
         attempt_limit: int = 5,
         attempt_window: timedelta = timedelta(minutes=15),
+        reply_header: ReplyHeader | None = None,
     ) -> None:
         check_cost(code_hash_cost)
         if attempt_limit < 1:
@@ -70,6 +76,7 @@ class ServiceCore:
         self._salt = vault.subkey("receipt-code")
         self._attempt_limit = attempt_limit
         self._attempt_window = attempt_window
+        self._reply_header = reply_header
 
     @property
     def backend_name(self) -> str:

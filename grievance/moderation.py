@@ -195,6 +195,10 @@ class ModeratorActions(ServiceCore):
     def reply(self, case_id: int, moderator_id: int, text: str) -> int:
         """Reply to the worker: the case event and the outbox row commit together.
 
+        The worker receives the reply under the service's ``reply_header`` (who is writing,
+        about which report, in the report's language); the case history keeps the
+        moderator's own words.
+
         Returns:
             The outbox row id.
 
@@ -207,7 +211,11 @@ class ModeratorActions(ServiceCore):
         now = self._now()
         with self._tx("send the reply") as session:
             self._moderator(session, moderator_id)
-            self._case(session, case_id, lock=True)
+            case = self._case(session, case_id, lock=True)
+            sent = text
+            if self._reply_header is not None:
+                header = self._reply_header(case.lang, case.category, case.created_at.date())
+                sent = f"{header}\n{text}"
             # One statement copies the contact details only if the worker can still be
             # reached, so a concurrent /delete can never leave a chat id in the outbox.
             contactable = select(
@@ -215,7 +223,7 @@ class ModeratorActions(ServiceCore):
                 m.Case.channel,
                 m.Case.worker_ref,
                 m.Case.chat_id_enc,
-                literal(self._enc(text, "outbox.text")),
+                literal(self._enc(sent, "outbox.text")),
                 literal(m.OUTBOX_PENDING),
                 literal(0),
                 literal(now, DateTime(timezone=True)),

@@ -68,6 +68,8 @@ class GrievanceService(ModeratorActions):
         code_hash_cost: scrypt ``n`` for receipt codes (lower only in tests).
         attempt_limit: wrong receipt codes a worker may send per ``attempt_window``.
         attempt_window: the throttling window.
+        reply_header: makes the line put before a moderator's reply to a worker (see
+            :data:`grievance._core.ReplyHeader`); None sends the reply as written.
     """
 
     # -- workers ----------------------------------------------------------------------

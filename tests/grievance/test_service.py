@@ -17,7 +17,7 @@ from grievance.errors import (
     TooManyAttempts,
 )
 from grievance.service import CaseFilter, NewReport, add_months
-from tests.grievance.support import START
+from tests.grievance.support import START, build_service
 
 
 def report(**overrides) -> NewReport:
@@ -131,6 +131,30 @@ def test_reply_writes_event_and_outbox_in_one_transaction(service, session_facto
             select(m.CaseEvent).where(m.CaseEvent.kind == "reply_sent")
         ).scalar_one()
         assert event.created_at == row.created_at
+
+
+def test_the_worker_gets_the_reply_under_a_header_and_the_history_keeps_it_plain(
+    session_factory, vault, clock
+):
+    calls = []
+
+    def header(lang, category, reported):
+        calls.append((lang, category, reported))
+        return f"[{lang}] {category} {reported.isoformat()}"
+
+    service = build_service(session_factory, vault, clock, reply_header=header)
+    moderator = service.create_moderator("mod-h", role="moderator", password_hash="x")
+    case_id, _ = service.open_case(report(lang=None))
+    outbox_id = service.reply(case_id, moderator, "Please keep your pay slips.")
+    reported = START.date()
+    assert calls == [(None, "wages", reported)]
+    with session_factory() as session:
+        row = session.get(m.Outbox, outbox_id)
+        assert vault.decrypt(row.text_enc, context="outbox.text") == (
+            f"[None] wages {reported.isoformat()}\nPlease keep your pay slips."
+        )
+    events = service.get_case(case_id, moderator).events
+    assert events[-1].kind == "reply_sent" and events[-1].text == "Please keep your pay slips."
 
 
 def test_reply_rolls_back_when_the_outbox_insert_fails(service, session_factory, engine,

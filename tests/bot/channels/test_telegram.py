@@ -397,7 +397,9 @@ def test_moderator_replies_reach_the_worker_through_the_outbox(app, live_server)
         case_id = service.list_cases()[0].case_id
         service.reply(case_id, moderator, "我们已经收到，会联系劳动监察。")
         bot.api.wait_for(lambda: outbox(app) == [m.OUTBOX_SENT], 30, "the reply marked sent")
-        assert "我们已经收到，会联系劳动监察。" in bot.api.texts(CHAT)
+        reported = service.list_cases()[0].created_at.date().isoformat()
+        header = f"【WorkRight 工作人员回复】关于你 {reported} 提交的报告（工伤和安全）："
+        assert f"{header}\n我们已经收到，会联系劳动监察。" in bot.api.texts(CHAT)
 
         # The worker blocked the bot: the reply fails for good, moderators see why.
         bot.api.fail("sendMessage", code=403, description="Forbidden: bot was blocked by the user")

@@ -56,5 +56,10 @@ def test_report_status_and_reply_in_the_web_chat(app, live_server):
 
         pull = PullOutbox(app.services["sessions"], app.vault, "web")
         ref = app.vault.pseudonym("web", "web-worker-1")
-        assert [m.text for m in pull.pending_for(ref)] == ["我们已收到，请保留工资条和聊天记录。"]
+        # The worker sees who is writing and about which report, then the moderator's words.
+        reported = case.created_at.date().isoformat()
+        header = f"【WorkRight 工作人员回复】关于你 {reported} 提交的报告（工资）："
+        assert [m.text for m in pull.pending_for(ref)] == [
+            f"{header}\n我们已收到，请保留工资条和聊天记录。"
+        ]
         assert pull.pending_for(ref) == []
