@@ -5,8 +5,9 @@ transaction as its case event. For a push channel (Telegram, WeChat) an
 :class:`OutboxSender` drains that table: it *claims* a row with a conditional UPDATE (so
 two sender processes never both take it), delivers it outside any transaction, then marks
 it sent, or schedules a retry with exponential backoff. For the web chat, which cannot be
-pushed to, the page polls and :class:`PullOutbox` hands over the pending replies, marking
-them sent in the same transaction that reads them.
+pushed to, the page polls: :class:`PullOutbox` leases the pending replies to it and marks
+them sent when the page acknowledges them, so a response lost on a bad connection is
+fetched again after the lease.
 
 Delivery is at-least-once only across a crash: a sender killed between delivering and
 marking leaves the row claimed, and after the lease expires another sender sends it again.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -74,7 +75,8 @@ class SendReport:
 
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
-    """A reply handed to the web page by :meth:`PullOutbox.pending_for`."""
+    """A reply handed to the web page by :meth:`PullOutbox.pending_for` (acknowledged by its
+    ``outbox_id``)."""
 
     outbox_id: int
     case_id: int | None
@@ -368,20 +370,26 @@ class OutboxSender:
 class PullOutbox:
     """Pull delivery for channels the server cannot push to (the web chat page polls).
 
-    A reply counts as sent when the page has fetched it: reading and marking happen in
-    one transaction, with a conditional UPDATE so that two polls never both get it.
+    A reply counts as sent only when the page says it has shown it (:meth:`acknowledge`).
+    Fetching leases a reply for ``lease``: polls inside the lease do not get it again, and
+    if the page never acknowledges (the phone lost the response, the tab closed) the next
+    poll after the lease gets it again, so a reply is never lost on the way; the page
+    shows each reply id once. Conditional UPDATEs keep two concurrent polls from both
+    taking the same reply.
 
     Usage example::
 
         pull = PullOutbox(session_factory, vault, channel="web")
-        for message in pull.pending_for(vault.pseudonym("web", session_id)):
-            ...  # put message.text in the JSON response
+        ref = vault.pseudonym("web", session_id)
+        messages = pull.pending_for(ref)      # put them in the JSON response
+        pull.acknowledge(ref, [m.outbox_id for m in messages])   # when the page has them
 
     Args:
         session_factory: from :func:`grievance.db.make_session_factory`.
         vault: decrypts texts.
         channel: the pull channel's name.
         clock: the current tz-aware time.
+        lease: how long a fetched, unacknowledged reply is held back from other polls.
     """
 
     def __init__(
@@ -391,23 +399,28 @@ class PullOutbox:
         channel: str = "web",
         *,
         clock: Callable[[], datetime] = utcnow,
+        lease: timedelta = timedelta(seconds=60),
     ) -> None:
         if not channel:
             raise ValueError("channel must be a non-empty string")
+        if lease <= timedelta(0):
+            raise ValueError(f"lease must be positive, got {lease}")
         self._sessions = session_factory
         self._vault = vault
         self.channel = channel
         self._clock = clock
+        self._lease = lease
 
     def pending_for(self, user_ref: str, limit: int = 20) -> list[OutboxMessage]:
-        """Hand over (and mark sent) the replies waiting for ``user_ref``, oldest first.
+        """Lease and return the replies waiting for ``user_ref``, oldest first.
 
         Raises:
-            StorageUnavailable: the database is unavailable (nothing is marked).
+            StorageUnavailable: the database is unavailable (nothing is leased).
         """
         if limit < 1:
             raise ValueError(f"limit must be >= 1, got {limit}")
         now = as_utc(self._clock())
+        free = or_(m.Outbox.claimed_until.is_(None), m.Outbox.claimed_until <= now)
         messages: list[OutboxMessage] = []
         try:
             with self._sessions.begin() as session:
@@ -418,6 +431,7 @@ class PullOutbox:
                             m.Outbox.channel == self.channel,
                             m.Outbox.worker_ref == user_ref,
                             m.Outbox.status == m.OUTBOX_PENDING,
+                            free,
                         )
                         .order_by(m.Outbox.id)
                         .limit(limit)
@@ -430,14 +444,13 @@ class PullOutbox:
                     taken = _affected(
                         session.execute(
                             update(m.Outbox)
-                            .where(m.Outbox.id == row.id, m.Outbox.status == m.OUTBOX_PENDING)
-                            .values(
-                                status=m.OUTBOX_SENT,
-                                sent_at=now,
-                                attempts=m.Outbox.attempts + 1,
-                                chat_id_enc=None,
-                                text_enc=None,
+                            .where(
+                                m.Outbox.id == row.id,
+                                m.Outbox.status == m.OUTBOX_PENDING,
+                                free,
                             )
+                            .values(claimed_until=now + self._lease,
+                                    attempts=m.Outbox.attempts + 1)
                             .execution_options(synchronize_session=False)
                         )
                     )
@@ -453,3 +466,36 @@ class PullOutbox:
         except (OperationalError, InterfaceError) as exc:
             raise _storage_error() from exc
         return messages
+
+    def acknowledge(self, user_ref: str, outbox_ids: Sequence[int]) -> int:
+        """Mark ``outbox_ids`` sent (and forget their text and address), but only those
+        that are ``user_ref``'s on this channel; return how many were marked.
+
+        Unknown, foreign or already acknowledged ids are ignored, so a repeated or forged
+        acknowledgement changes nothing and reveals nothing.
+
+        Raises:
+            StorageUnavailable: the database is unavailable (nothing is marked).
+        """
+        ids = sorted({int(i) for i in outbox_ids})
+        if not ids:
+            return 0
+        now = as_utc(self._clock())
+        try:
+            with self._sessions.begin() as session:
+                return _affected(
+                    session.execute(
+                        update(m.Outbox)
+                        .where(
+                            m.Outbox.id.in_(ids),
+                            m.Outbox.channel == self.channel,
+                            m.Outbox.worker_ref == user_ref,
+                            m.Outbox.status == m.OUTBOX_PENDING,
+                        )
+                        .values(status=m.OUTBOX_SENT, sent_at=now, claimed_until=None,
+                                chat_id_enc=None, text_enc=None)
+                        .execution_options(synchronize_session=False)
+                    )
+                )
+        except (OperationalError, InterfaceError) as exc:
+            raise _storage_error() from exc

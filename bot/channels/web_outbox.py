@@ -1,11 +1,14 @@
-"""Moderators' replies for the web chat: ``GET /api/messages/outbox?session=...``.
+"""Moderators' replies for the web chat: ``GET /api/messages/outbox?session=...`` and
+``POST /api/messages/outbox/ack``.
 
 The web page cannot be pushed to, so it polls (every 5 s while open, and at once when the
-worker comes back). The grievance outbox's pull delivery hands over the replies waiting
-for this session's pseudonym and marks them sent in the same transaction, so a reply
-counts as delivered only once a page has fetched it. A session id that is not the case's
-worker maps to another pseudonym and gets an empty list, exactly like a worker with
-nothing waiting: the answer reveals nothing about other sessions or cases.
+worker comes back). A poll leases the replies waiting for this session's pseudonym (see
+:class:`grievance.outbox.PullOutbox`); the page shows each reply id once and acknowledges
+the ids it has, and only then do they count as delivered. A reply whose response was lost
+on the way (a phone losing its signal) comes back on a poll after the lease. A session id
+that is not the case's worker maps to another pseudonym: it gets an empty list and its
+acknowledgements change nothing, exactly like a worker with nothing waiting, so the
+answers reveal nothing about other sessions or cases.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from bot.app import App
@@ -27,8 +31,15 @@ logger = logging.getLogger(__name__)
 WEB_CHANNEL = "web"
 
 
+class Acknowledgement(BaseModel):
+    """``POST /api/messages/outbox/ack``: the reply ids a page has shown."""
+
+    session: str = Field(min_length=1, max_length=128)
+    ids: list[int] = Field(min_length=1, max_length=100)
+
+
 def mount(api: FastAPI, app: App) -> None:
-    """Add ``GET /api/messages/outbox`` to the server.
+    """Add ``GET /api/messages/outbox`` and ``POST /api/messages/outbox/ack`` to the server.
 
     Args:
         api: the FastAPI application from :func:`bot.server.create_server`.
@@ -49,6 +60,7 @@ def mount(api: FastAPI, app: App) -> None:
             return JSONResponse({"replies": [], "error": "try again"}, status_code=503)
         replies: list[dict[str, Any]] = [
             {
+                "id": message.outbox_id,
                 "text": message.text,
                 "buttons": [],
                 "citations": [],
@@ -60,3 +72,17 @@ def mount(api: FastAPI, app: App) -> None:
         if replies:
             logger.info("web outbox: %d reply(ies) fetched user=%s", len(replies), user_ref)
         return JSONResponse({"replies": replies}, headers={"Cache-Control": "no-store"})
+
+    @api.post("/api/messages/outbox/ack")
+    async def acknowledge(ack: Acknowledgement) -> JSONResponse:
+        user_ref = app.vault.pseudonym(WEB_CHANNEL, ack.session)
+        try:
+            done = await run_in_threadpool(outbox.acknowledge, user_ref, ack.ids)
+        except StorageUnavailable:
+            # Nothing was marked: the replies come back after their lease, and the page
+            # shows each id once.
+            logger.warning("web outbox: database unavailable for an ack user=%s", user_ref)
+            return JSONResponse({"acknowledged": 0, "error": "try again"}, status_code=503)
+        if done:
+            logger.info("web outbox: %d reply(ies) acknowledged user=%s", done, user_ref)
+        return JSONResponse({"acknowledged": done}, headers={"Cache-Control": "no-store"})

@@ -1,5 +1,6 @@
 // The web chat: one session id per browser (localStorage), one message id per message so a
-// retried request is not answered twice; moderator replies are fetched while the page is open.
+// retried request is not answered twice; moderator replies are fetched while the page is open,
+// shown once each and acknowledged.
 (function () {
   "use strict";
   const log = document.getElementById("log");
@@ -68,14 +69,30 @@
     }
     bubble("bot error", "网络错误，请稍后再试。Network error, please try again.");
   }
+  // Moderator replies: each id is shown once (a reply whose acknowledgement was lost comes
+  // back after a minute), then acknowledged so the server counts it as delivered.
+  const SHOWN = "workright.shown";
+  function shownIds() {
+    try { return new Set(JSON.parse(localStorage.getItem(SHOWN) || "[]")); }
+    catch (e) { return new Set(); }
+  }
   async function poll() {
     try {
       const res = await fetch("/api/messages/outbox?session=" + encodeURIComponent(session));
-      if (res.ok) {
-        const data = await res.json();
-        (data.replies || []).forEach((r) => render(r, "moderator"));
+      if (!res.ok) return;
+      const data = await res.json();
+      const replies = data.replies || [];
+      if (!replies.length) return;
+      const shown = shownIds();
+      for (const r of replies) {
+        if (!shown.has(r.id)) { render(r, "moderator"); shown.add(r.id); }
       }
-    } catch (e) { /* offline: try again later */ }
+      localStorage.setItem(SHOWN, JSON.stringify(Array.from(shown).slice(-200)));
+      await fetch("/api/messages/outbox/ack", {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ session: session, ids: replies.map((r) => r.id) }),
+      });
+    } catch (e) { /* offline: try again later; unacknowledged replies come back */ }
   }
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();

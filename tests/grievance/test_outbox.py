@@ -176,8 +176,9 @@ def test_erased_worker_gets_nothing(service, session_factory, vault, clock, mode
     assert deliver.sent == []
 
 
-def test_web_pull_hands_each_reply_over_once(service, session_factory, vault, clock,
-                                             moderator_id):
+def test_web_pull_leases_replies_until_the_page_acknowledges_them(
+    service, session_factory, vault, clock, moderator_id
+):
     case_id = open_contactable(service, channel="web", chat_id="session-abc", worker_ref="wref")
     service.reply(case_id, moderator_id, "first")
     service.reply(case_id, moderator_id, "second")
@@ -185,10 +186,29 @@ def test_web_pull_hands_each_reply_over_once(service, session_factory, vault, cl
     assert pull.pending_for("someone-else") == []
     got = pull.pending_for("wref")
     assert [g.text for g in got] == ["first", "second"] and got[0].case_id == case_id
+    # Leased: a poll inside the lease does not get them again.
+    clock.advance(seconds=30)
+    assert pull.pending_for("wref") == []
+    # The response never reached the phone: after the lease they come back, same ids.
+    clock.advance(seconds=31)
+    again = pull.pending_for("wref")
+    assert [(g.outbox_id, g.text) for g in again] == [(g.outbox_id, g.text) for g in got]
+    # Another session cannot acknowledge them; the worker's page can, once.
+    ids = [g.outbox_id for g in got]
+    assert pull.acknowledge("someone-else", ids) == 0
+    assert pull.acknowledge("wref", [*ids, ids[0], 999_999]) == 2
+    assert pull.acknowledge("wref", ids) == 0 and pull.acknowledge("wref", []) == 0
+    clock.advance(minutes=10)
     assert pull.pending_for("wref") == []
     with session_factory() as session:
-        statuses = session.execute(select(m.Outbox.status)).scalars().all()
-    assert statuses == ["sent", "sent"]
+        rows = session.execute(select(m.Outbox)).scalars().all()
+    assert [r.status for r in rows] == ["sent", "sent"]
+    assert all(r.text_enc is None and r.chat_id_enc is None for r in rows)
+
+
+def test_web_pull_refuses_a_non_positive_lease(session_factory, vault):
+    with pytest.raises(ValueError, match="lease"):
+        PullOutbox(session_factory, vault, "web", lease=timedelta(0))
 
 
 def test_run_forever_stops_on_event(service, session_factory, vault, clock, moderator_id):

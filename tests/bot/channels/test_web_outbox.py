@@ -1,5 +1,5 @@
-"""``GET /api/messages/outbox`` over real HTTP: only the worker's session gets the reply,
-and a reply counts as sent only once fetched."""
+"""``GET /api/messages/outbox`` and ``POST /api/messages/outbox/ack`` over real HTTP: only
+the worker's session gets the reply, and a reply counts as sent only once acknowledged."""
 
 from __future__ import annotations
 
@@ -47,10 +47,27 @@ def test_replies_reach_only_their_session_once(tmp_path, live_server):
             replies = got.json()["replies"]
             assert [r["text"] for r in replies] == ["第一条回复", "second <b>reply</b>"]
             assert all(r["from"] == "moderator" and r["buttons"] == [] for r in replies)
-            # Marked sent when fetched: the next poll is empty.
+            ids = [r["id"] for r in replies]
+            # Leased while the page shows them: the next poll is empty.
             again = httpx.get(url, params={"session": "worker-session"})
             assert again.json() == {"replies": []}
+            # Only the worker's own page can acknowledge them.
+            ack = url + "/ack"
+            stranger = httpx.post(ack, json={"session": "someone-else", "ids": ids})
+            assert stranger.status_code == 200 and stranger.json() == {"acknowledged": 0}
+            done = httpx.post(ack, json={"session": "worker-session", "ids": ids})
+            assert done.json() == {"acknowledged": 2}
+            repeat = httpx.post(ack, json={"session": "worker-session", "ids": ids})
+            assert repeat.json() == {"acknowledged": 0}
+            # Bad input gets a clear 422 and changes nothing.
             assert httpx.get(url).status_code == 422
             assert httpx.get(url, params={"session": "x" * 129}).status_code == 422
+            for body in ({"session": "worker-session", "ids": []},
+                         {"session": "worker-session", "ids": list(range(101))},
+                         {"session": "worker-session", "ids": ["one"]},
+                         {"ids": ids}, {"session": "", "ids": ids}):
+                assert httpx.post(ack, json=body).status_code == 422, body
+            assert httpx.post(ack, content=b"\xff\x00", headers={
+                "content-type": "application/json"}).status_code == 422
     finally:
         engine.dispose()

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.app import App
 from bot.run import channel_mounts
 from bot.server import create_server
+from grievance import models as m
 from grievance.accounts import ModeratorAccounts, totp_code
 from grievance.codes import MIN_HASH_COST
 from grievance.db import utcnow
@@ -302,6 +304,20 @@ def test_report_in_web_chat_then_reply_from_the_console(make_app, live_server, b
             REPLY in (e.get_attribute("textContent") or "")
             for e in d.find_elements(By.CSS_SELECTOR, "#log .msg.moderator")), timeout=30)
         _screenshot(worker, "webchat-reply.png")
+        # Shown once, under the header that says who writes; the page's acknowledgement
+        # marks it delivered (until then a lost response would bring it back).
+        shown = [e.get_attribute("textContent") or ""
+                 for e in worker.find_elements(By.CSS_SELECTOR, "#log .msg.moderator")]
+        assert len(shown) == 1 and shown[0].startswith("【WorkRight 工作人员回复】")
+
+        def delivered(_driver) -> bool:
+            with app.services["sessions"]() as session:
+                statuses = session.execute(
+                    select(m.Outbox.status).where(m.Outbox.case_id == case_id)
+                ).scalars().all()
+            return statuses == [m.OUTBOX_SENT]
+
+        _wait(worker, delivered, timeout=30)
 
         # -- the dashboard -----------------------------------------------------------------
         mod.get(server.url + "/console/dashboard")
