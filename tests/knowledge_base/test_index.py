@@ -71,4 +71,3 @@ def test_incomplete_index_is_refused(tmp_path, kb):
     (path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(IndexMissingError, match="incomplete"):
         HybridIndex.load(path)
-

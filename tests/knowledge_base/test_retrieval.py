@@ -38,4 +38,3 @@ def test_recall_hit_matches_instrument_without_article():
     hit = Hit("x", "card", ("CN-MWPAY:3",), 1.0, 1.0, 0.0, "wages", "CN")
     assert recall_hit([hit], ["CN-MWPAY"]) == 1
     assert recall_hit([hit], ["CN-MWPAY:4"]) is None
-
