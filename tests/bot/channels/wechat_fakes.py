@@ -104,6 +104,15 @@ def encrypted_post(xml: str, *, token: str = TOKEN, timestamp: int | None = None
 
 
 # -- the application side ------------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    """The fake's HTTP server: a listen backlog for bursts (the default of 5 drops
+    connections when twenty sends start at once), threads that do not block exit."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
 class FakeAssistant:
     """Answers from a function; de-duplicates by message id like the real Assistant."""
 
@@ -233,8 +242,7 @@ class FakeWeChatApi:
                     fake.sent.append((data["touser"], data["text"]["content"], raw))
                 self._json({"errcode": 0, "errmsg": "ok"})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
