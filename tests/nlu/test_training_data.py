@@ -143,6 +143,17 @@ def test_no_entity_markup(path: Path) -> None:
     assert not marked, f"{path.name}: entity markup is not used:\n" + "\n".join(marked)
 
 
+def _trained_on(questions: set[str]) -> list[str]:
+    """Training examples whose normalised text is one of ``questions`` (named by file and
+    intent; only the training side is printed)."""
+    return [
+        f"{path.name} {intent}: {example!r}"
+        for path in DATA_FILES
+        for intent, example in intent_examples(path)
+        if normalise(example) in questions
+    ]
+
+
 def test_no_training_example_is_a_dev_question() -> None:
     if not DEV_SET.exists():
         pytest.skip(f"held-out dev set not found at {DEV_SET}; overlap not checked")
@@ -151,12 +162,7 @@ def test_no_training_example_is_a_dev_question() -> None:
         for line in fh:
             if line.strip():
                 dev_questions.add(normalise(json.loads(line)["question"]))
-    leaked = [
-        f"{path.name} {intent}: {example!r}"
-        for path in DATA_FILES
-        for intent, example in intent_examples(path)
-        if normalise(example) in dev_questions
-    ]
+    leaked = _trained_on(dev_questions)
     # Only the training side is printed: the dev questions stay unread.
     assert not leaked, "training examples equal to a dev-set question:\n" + "\n".join(leaked)
 
@@ -170,11 +176,5 @@ def test_the_sensitive_validation_set_is_well_formed_and_not_trained_on() -> Non
     rows = [json.loads(line) for line in VALIDATION_SET.read_text("utf-8").splitlines() if line]
     assert len({r["id"] for r in rows}) == len(rows) >= 100
     assert all(isinstance(r["sensitive"], bool) and r["question"].strip() for r in rows)
-    questions = {normalise(r["question"]) for r in rows}
-    leaked = [
-        f"{path.name} {intent}: {example!r}"
-        for path in DATA_FILES
-        for intent, example in intent_examples(path)
-        if normalise(example) in questions
-    ]
+    leaked = _trained_on({normalise(r["question"]) for r in rows})
     assert not leaked, "training examples equal to a validation question:\n" + "\n".join(leaked)
