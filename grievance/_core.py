@@ -45,6 +45,27 @@ def add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+def add_audit(
+    session: Session,
+    action: str,
+    *,
+    moderator_id: int | None,
+    case_id: int | None,
+    at: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Add one audit-log row (who, what, which case, when; details never hold free text)."""
+    session.add(
+        m.AuditLog(
+            moderator_id=moderator_id,
+            action=action,
+            case_id=case_id,
+            details=json.dumps(details, sort_keys=True) if details else None,
+            created_at=at,
+        )
+    )
+
+
 #: Makes the line put before a moderator's reply, from the case's language (None when the
 #: report did not record one), category and the day it was reported.
 ReplyHeader = Callable[[str | None, str, date], str]
@@ -135,18 +156,7 @@ class ServiceCore:
             )
         )
 
-    @staticmethod
-    def _audit(
-        session: Session,
-        action: str,
-        *,
-        moderator_id: int | None,
-        case_id: int | None,
-        at: datetime,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        add_audit(session, action, moderator_id=moderator_id, case_id=case_id, at=at,
-                  details=details)
+    _audit = staticmethod(add_audit)
 
     @staticmethod
     def _case(session: Session, case_id: int, *, lock: bool = False) -> m.Case:
@@ -175,24 +185,3 @@ class ServiceCore:
             raise ValueError("text must not be empty")
         if len(text) > MAX_TEXT_CHARS:
             raise ValueError(f"text has {len(text)} characters; at most {MAX_TEXT_CHARS}")
-
-
-def add_audit(
-    session: Session,
-    action: str,
-    *,
-    moderator_id: int | None,
-    case_id: int | None,
-    at: datetime,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Add one audit-log row (who, what, which case, when; details never hold free text)."""
-    session.add(
-        m.AuditLog(
-            moderator_id=moderator_id,
-            action=action,
-            case_id=case_id,
-            details=json.dumps(details, sort_keys=True) if details else None,
-            created_at=at,
-        )
-    )
