@@ -34,7 +34,6 @@ from bot.i18n import Catalogue
 from bot.messages import Message
 from bot.server import create_server
 from grievance import models as m
-from grievance.db import make_session_factory
 from tests.bot.channels.telegram_fakes import (
     CHAT,
     SECRET,
@@ -49,7 +48,6 @@ from tests.bot.channels.telegram_fakes import (
     stub_app,
     webhook_config,
 )
-from tests.grievance.support import migrated_engine
 
 CODE_RE = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")
 
@@ -227,13 +225,6 @@ async def test_replies_wait_out_retry_after_through_the_rate_limiter():
         await channel.application.shutdown()
     assert time.monotonic() - started >= 1.0
     assert api.count("sendMessage") == 2 and api.texts(CHAT) == ["答案"]
-
-
-@pytest.fixture
-def sessions(tmp_path):
-    engine = migrated_engine(f"sqlite:///{tmp_path / 'tg.db'}")
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 async def test_a_rejected_token_stops_start_up_without_showing_it(sessions):

@@ -18,14 +18,6 @@ from tests.bot.channels.telegram_fakes import (
     stub_app,
     webhook_config,
 )
-from tests.grievance.support import make_session_factory, migrated_engine
-
-
-@pytest.fixture
-def sessions(tmp_path):
-    engine = migrated_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 async def test_deliver_maps_telegram_errors_for_the_outbox(sessions):
