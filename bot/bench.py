@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,18 +23,13 @@ import numpy as np
 from bot.app import build_app
 from bot.config import PROJECT_ROOT, Settings
 from bot.evaluation import load_questions
+from bot.measure import free_port
 from bot.messages import Message
 from bot.server import create_server
 
 DEFAULT_QUESTIONS = PROJECT_ROOT.parent / "shared" / "eval" / "dev.jsonl"
 FALLBACK_QUESTIONS = ["公司不和我签劳动合同怎么办", "加班费怎么算", "How many days of leave?"]
 LOAD_TIME_LIMIT_S = 120.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -119,7 +113,7 @@ def run_bench(
                 timings.append((time.perf_counter() - start) * 1000)
             result["handle_ms"] = _percentiles(timings)
 
-            port = _free_port()
+            port = free_port()
             config = uvicorn.Config(create_server(app), host="127.0.0.1", port=port,
                                     log_level="warning", access_log=False)
             server = uvicorn.Server(config)

@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import secrets
-import socket
 import tempfile
 import threading
 import time
@@ -43,6 +42,7 @@ from bot.app import App, build_app
 from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel
 from bot.channels.telegram_config import TelegramConfig
 from bot.config import load_settings
+from bot.measure import free_port, nearest_rank
 from bot.server import create_server
 
 MAX_UPDATES = 100_000
@@ -71,13 +71,6 @@ class LoadResult:
     ack_p95_ms: float
     messages_sent: int
     errors: int
-
-
-def _percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return 0.0
-    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return round(sorted_values[index], 1)
 
 
 class _BotApiSink:
@@ -115,9 +108,7 @@ def _serve(asgi: Any) -> Iterator[str]:
     """Run an ASGI app with uvicorn on a free loopback port, in a thread."""
     import uvicorn
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -261,9 +252,9 @@ def run_load(app: App, n: int = 200, concurrency: int = 8, *, chats: int = 50,
         updates=n, done=len(latencies), concurrency=concurrency, chats=chats,
         rate_limit=rate_limit, seconds=round(seconds, 3),
         updates_per_s=round(len(latencies) / seconds, 1) if seconds else 0.0,
-        p50_ms=_percentile(latencies, 0.50), p95_ms=_percentile(latencies, 0.95),
-        max_ms=_percentile(latencies, 1.0),
-        ack_p50_ms=_percentile(acks, 0.50), ack_p95_ms=_percentile(acks, 0.95),
+        p50_ms=nearest_rank(latencies, 0.50), p95_ms=nearest_rank(latencies, 0.95),
+        max_ms=nearest_rank(latencies, 1.0),
+        ack_p50_ms=nearest_rank(acks, 0.50), ack_p95_ms=nearest_rank(acks, 0.95),
         messages_sent=sink.sent - sent_before, errors=errors,
     )
 

@@ -27,6 +27,7 @@ import httpx
 
 from bot.channels.wechat_crypto import MessageCrypto, sign
 from bot.channels.wechat_xml import cdata
+from bot.measure import nearest_rank
 
 MAX_MESSAGES = 100_000
 MAX_CONCURRENCY = 256
@@ -48,13 +49,6 @@ class LoadResult:
     passive: int
     success: int
     errors: int
-
-
-def _percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return 0.0
-    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[index]
 
 
 def _message(openid: str, msg_id: int, text: str) -> str:
@@ -141,8 +135,8 @@ async def run_load(
     return LoadResult(
         messages=n, concurrency=concurrency, seconds=round(seconds, 3),
         per_second=round(n / seconds, 1) if seconds else 0.0,
-        p50_ms=round(_percentile(latencies, 0.50), 1),
-        p95_ms=round(_percentile(latencies, 0.95), 1),
+        p50_ms=nearest_rank(latencies, 0.50),
+        p95_ms=nearest_rank(latencies, 0.95),
         max_ms=round(latencies[-1], 1) if latencies else 0.0,
         passive=counts["passive"], success=counts["success"], errors=counts["errors"],
     )
