@@ -259,11 +259,10 @@ def create_fake_server(api: FakeBotApi) -> Starlette:
     return Starlette(routes=[Route("/bot{token}/{method}", endpoint, methods=["GET", "POST"])])
 
 
-class FakeBotApiRequest(BaseRequest):
-    """A PTB request class that answers from a :class:`FakeBotApi` in-process (no socket)."""
+class _SocketlessRequest(BaseRequest):
+    """A PTB request class with nothing to open or close; subclasses answer ``_answer``."""
 
-    def __init__(self, api: FakeBotApi) -> None:
-        self.api = api
+    timeout = 5.0
 
     async def initialize(self) -> None:
         pass
@@ -273,12 +272,25 @@ class FakeBotApiRequest(BaseRequest):
 
     @property
     def read_timeout(self) -> float:
-        return 5.0
+        return self.timeout
 
     async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
                          read_timeout: Any = None, write_timeout: Any = None,
                          connect_timeout: Any = None,
                          pool_timeout: Any = None) -> tuple[int, bytes]:
+        return self._answer(url, request_data)
+
+    def _answer(self, url: str, request_data: RequestData | None) -> tuple[int, bytes]:
+        raise NotImplementedError
+
+
+class FakeBotApiRequest(_SocketlessRequest):
+    """A PTB request class that answers from a :class:`FakeBotApi` in-process (no socket)."""
+
+    def __init__(self, api: FakeBotApi) -> None:
+        self.api = api
+
+    def _answer(self, url: str, request_data: RequestData | None) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
         if f"/bot{self.api.token}/" not in url:
             return 401, b'{"ok": false, "error_code": 401, "description": "Unauthorized"}'
@@ -287,23 +299,12 @@ class FakeBotApiRequest(BaseRequest):
         return status, json.dumps(body).encode()
 
 
-class OfflineRequest(BaseRequest):
+class OfflineRequest(_SocketlessRequest):
     """A PTB request class that fails the test on any use of the network."""
 
-    async def initialize(self) -> None:
-        pass
+    timeout = 1.0
 
-    async def shutdown(self) -> None:
-        pass
-
-    @property
-    def read_timeout(self) -> float:
-        return 1.0
-
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         read_timeout: Any = None, write_timeout: Any = None,
-                         connect_timeout: Any = None,
-                         pool_timeout: Any = None) -> tuple[int, bytes]:
+    def _answer(self, url: str, request_data: RequestData | None) -> tuple[int, bytes]:
         pytest.fail("OfflineRequest: this test must not use the network")
 
 
