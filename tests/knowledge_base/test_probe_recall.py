@@ -4,12 +4,22 @@ set), with the articles a correct answer rests on:
 - ``probe_questions.jsonl``: 105 worker-style questions;
 - ``probe_hard.jsonl``: 100 harder ones (long stories with incidental detail, slang, relatives,
   typos), labelled from the law texts by someone who had not read the cards;
+- ``probe_blind.jsonl``: 150 more (110 zh, 40 en; short, one-situation and long messy ones),
+  written and labelled from the law texts by someone who had read neither the cards nor the
+  other question sets;
+- ``head_questions.jsonl``: 50 of the commonest short questions, each with the cards a worker
+  should see first (an overview, not a narrow special case);
 - the cards' own ``questions``: each card's first question in each language must reach an
   answer resting on that card's articles.
 
 Not timed, and the floors are modest: they catch a retrieval change that breaks the common
 situations, not a point of recall. Measured at the time of writing (Recall@3): probe 0.96 zh,
-1.00 en; hard 0.93 zh, 0.85 en; card questions 0.93 zh, 0.90 en.
+1.00 en; hard 0.93 zh, 0.85 en; blind 0.92 zh, 0.80 en; card questions 0.93 zh, 0.90 en; head
+questions with a suitable card in the top 3: 1.00 zh, 0.93 en (first place: 0.83, 0.73).
+
+These sets are written, not collected, and they over-predict: the development set's real
+questions score lower (Chinese Recall@3 0.79), and a change that helped all three written sets
+(ranking cards by their example questions too) lowered it — see the #3 issue note.
 """
 
 import json
@@ -23,11 +33,12 @@ from knowledge_base.retrieval import HybridRetriever, recall_hit
 from knowledge_base.synonyms import SynonymTable
 
 HERE = Path(__file__).parent
-PROBES = ("probe_questions.jsonl", "probe_hard.jsonl")
+PROBES = ("probe_questions.jsonl", "probe_hard.jsonl", "probe_blind.jsonl")
 #: Recall@3 floors by file and language.
 FLOORS = {
     ("probe_questions.jsonl", "zh"): 0.85, ("probe_questions.jsonl", "en"): 0.75,
     ("probe_hard.jsonl", "zh"): 0.85, ("probe_hard.jsonl", "en"): 0.70,
+    ("probe_blind.jsonl", "zh"): 0.85, ("probe_blind.jsonl", "en"): 0.70,
     ("cards", "zh"): 0.85, ("cards", "en"): 0.80,
 }
 
@@ -104,6 +115,31 @@ def test_recall_at_3(index, probe_encoder, kb, name):
     for lang in ("zh", "en"):
         subset = [r for r in rows if r["lang"] == lang]
         assert _recall_at_3(retriever, subset) >= FLOORS[(name, lang)], (name, lang)
+
+
+def _head_rows() -> list[dict[str, Any]]:
+    lines = (HERE / "head_questions.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line]
+
+
+def test_head_questions_name_real_cards(kb):
+    rows = _head_rows()
+    assert len({r["id"] for r in rows}) == len(rows) >= 40
+    for row in rows:
+        assert row["lang"] in {"zh", "en"} and row["first"], row["id"]
+        assert all(card in kb.cards for card in row["first"]), row["id"]
+
+
+@pytest.mark.slow
+def test_head_questions_get_a_suitable_card_in_the_top_3(index, encoder):
+    retriever = HybridRetriever(index, encoder)
+    for lang, floor in (("zh", 0.9), ("en", 0.85)):
+        rows = [r for r in _head_rows() if r["lang"] == lang]
+        found = sum(
+            any(h.ref in row["first"] for h in retriever.search(row["question"], lang, "CN", 3))
+            for row in rows
+        )
+        assert found / len(rows) >= floor, lang
 
 
 @pytest.mark.slow
