@@ -168,13 +168,17 @@ def test_no_training_example_is_a_dev_question() -> None:
 
 
 VALIDATION_SET = Path(__file__).with_name("sensitive_validation.jsonl")
+#: A second labelled triage set, written from the "sensitive" definition (issue #4).
+PROBE_SET = Path(__file__).with_name("sensitive_probe2.jsonl")
 
 
-def test_the_sensitive_validation_set_is_well_formed_and_not_trained_on() -> None:
-    """tests/nlu/sensitive_validation.jsonl measures triage (`workright nlu eval
-    --questions tests/nlu/sensitive_validation.jsonl`); it must never leak into training."""
-    rows = [json.loads(line) for line in VALIDATION_SET.read_text("utf-8").splitlines() if line]
+@pytest.mark.parametrize("path", [VALIDATION_SET, PROBE_SET], ids=file_id)
+def test_the_sensitive_sets_are_well_formed_and_not_trained_on(path: Path) -> None:
+    """tests/nlu/sensitive_validation.jsonl and sensitive_probe2.jsonl measure triage
+    (`workright nlu eval --questions tests/nlu/sensitive_validation.jsonl`); they must never
+    leak into training."""
+    rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
     assert len({r["id"] for r in rows}) == len(rows) >= 100
     assert all(isinstance(r["sensitive"], bool) and r["question"].strip() for r in rows)
     leaked = _trained_on({normalise(r["question"]) for r in rows})
-    assert not leaked, "training examples equal to a validation question:\n" + "\n".join(leaked)
+    assert not leaked, f"training examples equal to a {path.name} question:\n" + "\n".join(leaked)
