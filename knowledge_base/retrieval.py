@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 RRF_K = 60
+#: How far down the list a card of the worker's own country may be moved up from to come
+#: before an international one (the three results a worker is shown).
+LOCAL_WINDOW = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +167,8 @@ class HybridRetriever:
                 )
             else:
                 best[doc.ref] = dataclasses.replace(current, lexical=lex)
-        ranked = sorted(best.values(), key=lambda h: (-h.score, h.ref))
-        return ranked[:k]
+        ranked = sorted(best.values(), key=lambda h: (-h.score, h.ref))[:k]
+        return _local_first(ranked, jurisdiction)
 
 
     def dense_texts(self, query: str, lang: str) -> list[str]:
@@ -182,6 +185,22 @@ class HybridRetriever:
         combined: NDArray[np.float32] = (vector + self.expansion_weight * legal).astype(np.float32)
         norm = float(np.linalg.norm(combined))
         return combined / np.float32(norm) if norm > 0 else vector
+
+
+def _local_first(hits: list[Hit], jurisdiction: str | None) -> list[Hit]:
+    """Put the best card of the worker's own country first when an international one leads.
+
+    A worker in China who asks how long maternity leave is must first read China's 98 days,
+    not ILO C183's 14 weeks; the international card stays in the list, one place down. Only
+    the order within the first :data:`LOCAL_WINDOW` changes, so which hits a worker is shown
+    does not depend on how many were asked for.
+    """
+    if jurisdiction is None or not hits or hits[0].jurisdiction == jurisdiction:
+        return hits
+    for position, hit in enumerate(hits[:LOCAL_WINDOW]):
+        if hit.kind == "card" and hit.jurisdiction == jurisdiction:
+            return [hit, *hits[:position], *hits[position + 1 :]]
+    return hits
 
 
 def _allowed_jurisdictions(jurisdiction: str | None) -> set[str] | None:

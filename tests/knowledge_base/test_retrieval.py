@@ -38,3 +38,25 @@ def test_recall_hit_matches_instrument_without_article():
     hit = Hit("x", "card", ("CN-MWPAY:3",), 1.0, 1.0, 0.0, "wages", "CN")
     assert recall_hit([hit], ["CN-MWPAY"]) == 1
     assert recall_hit([hit], ["CN-MWPAY:4"]) is None
+
+
+def test_a_card_of_the_workers_country_comes_before_an_international_one(retriever):
+    hits = retriever.search("how long is maternity leave", "en", "CN", 3)
+    assert hits[0].jurisdiction == "CN", [h.ref for h in hits]
+    assert [h.ref for h in retriever.search("how long is maternity leave", "en", "CN", 10)[:3]] \
+        == [h.ref for h in hits]
+
+
+def test_local_first_only_reorders_within_the_shown_hits():
+    from knowledge_base.retrieval import Hit, _local_first
+
+    def hit(ref: str, jurisdiction: str, kind: str = "card") -> Hit:
+        return Hit(ref, kind, ("K:1",), 1.0, 1.0, 0.0, None, jurisdiction)
+
+    ilo, law, cn, cn_far = (hit("ilo", "INTL"), hit("CN-LL:1", "CN", "statute"),
+                            hit("cn", "CN"), hit("cn-far", "CN"))
+    assert [h.ref for h in _local_first([ilo, law, cn], "CN")] == ["cn", "ilo", "CN-LL:1"]
+    assert _local_first([ilo, law, law, cn_far], "CN")[0] is ilo  # beyond the window
+    assert _local_first([ilo, cn], None)[0] is ilo
+    assert _local_first([cn, ilo], "CN")[0] is cn
+    assert _local_first([], "CN") == []
