@@ -20,10 +20,20 @@ def table() -> SynonymTable:
         ("今天被辞退了", "解除劳动合同"),
         ("下班路上被车撞了", "上下班途中"),
         ("老板扣了我的身份证", "居民身份证"),
+        ("早上骑电动车去上班，路上被一辆小车刮倒了", "上下班途中"),
+        ("我们天天996", "延长工作时间"),
+        ("厂子关了，工资还没结", "劳动合同终止"),
     ],
 )
 def test_issue_examples_reach_legal_terms(table, question, legal):
     assert legal in table.expand(question, "zh")
+
+
+def test_closing_words_inside_other_phrases_call_for_nothing(table):
+    # 不关厂里的事 ("none of the factory's business") and a dormitory that locks at ten
+    # are not a factory closing down.
+    for question in ("厂里说路上出的事不关厂里的事", "宿舍晚上十点就关门"):
+        assert "劳动合同终止" not in table.expand(question, "zh"), question
 
 
 def test_context_words_are_required_when_given(table):
