@@ -23,6 +23,7 @@ def table() -> SynonymTable:
         ("早上骑电动车去上班，路上被一辆小车刮倒了", "上下班途中"),
         ("我们天天996", "延长工作时间"),
         ("厂子关了，工资还没结", "劳动合同终止"),
+        ("公司不给交社宝怎么办", "社会保险"),  # a pinyin-input slip for 社保
     ],
 )
 def test_issue_examples_reach_legal_terms(table, question, legal):
