@@ -21,6 +21,7 @@ from nlu.builtin import (
     prepare_text,
 )
 from nlu.errors import NLUError
+from nlu.safety import SafetyNet
 from nlu.training import load_training_data
 from nlu.types import INTENTS, IntentClassifier
 
@@ -106,6 +107,39 @@ def test_held_out_quality(encoder: Encoder) -> None:
     assert accuracy >= 0.85
     assert (gold & flagged).sum() / gold.sum() >= 0.95
     assert (gold & flagged).sum() / flagged.sum() >= 0.80
+
+
+#: Floors of the triage (builtin intent, or a safety lexicon match) on the labelled sets in
+#: this folder: measured with `python -m nlu.evaluate --no-rasa --questions PATH` (issue #4:
+#: validation 0.977 / 0.694, probe2 1.000 / 0.824), minus a small margin.
+#: (file, recall floor, precision floor)
+TRIAGE_FLOORS = (
+    ("sensitive_validation.jsonl", 0.95, 0.66),
+    ("sensitive_probe2.jsonl", 0.97, 0.79),
+)
+
+
+@pytest.mark.parametrize(("name", "min_recall", "min_precision"), TRIAGE_FLOORS)
+def test_triage_on_the_labelled_sets(
+    builtin: BuiltinIntentClassifier, name: str, min_recall: float, min_precision: float
+) -> None:
+    """Reports in the labelled sets are flagged, and general questions mostly are not."""
+    rows = [json.loads(line) for line in (Path(__file__).parent / name).open(encoding="utf-8")]
+    safety = SafetyNet.load()
+    parses = builtin.parse_many([r["question"] for r in rows])
+    gold = np.array([r["sensitive"] for r in rows])
+    flagged = np.array(
+        [
+            p.intent in SENSITIVE_INTENTS or safety.check(r["question"]).sensitive
+            for p, r in zip(parses, rows, strict=True)
+        ]
+    )
+    recall = (gold & flagged).sum() / gold.sum()
+    precision = (gold & flagged).sum() / flagged.sum()
+    assert recall >= min_recall, f"{name}: sensitive recall {recall:.3f} < {min_recall}"
+    assert precision >= min_precision, (
+        f"{name}: sensitive precision {precision:.3f} < {min_precision}"
+    )
 
 
 def test_training_is_deterministic(encoder: Encoder, builtin: BuiltinIntentClassifier) -> None:
