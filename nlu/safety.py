@@ -33,8 +33,14 @@ class SafetyResult:
         return any(c in URGENT_CATEGORIES for c in self.categories)
 
 
+#: Apostrophe look-alikes that phone keyboards send instead of ``'`` (NFKC keeps them).
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'",
+                              "`": "'", "\uff07": "'"})
+
+
 def _normalize(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
+    return " ".join(folded.split())
 
 
 class SafetyNet:

@@ -100,6 +100,13 @@ def test_real_lexicon_loads_and_flags_danger() -> None:
     assert not net.check("").sensitive
 
 
+@pytest.mark.parametrize("apostrophe", ["\u2019", "\u2018", "\u02bc", "`", "\uff07"])
+def test_phone_apostrophes_match_the_plain_one(apostrophe: str) -> None:
+    net = SafetyNet.load()
+    assert net.check(f"i don{apostrophe}t want to live anymore").urgent
+    assert net.check(f"they won{apostrophe}t let me leave the factory").sensitive
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
