@@ -111,11 +111,11 @@ def test_held_out_quality(encoder: Encoder) -> None:
 
 #: Floors of the triage (builtin intent, or a safety lexicon match) on the labelled sets in
 #: this folder: measured with `python -m nlu.evaluate --no-rasa --questions PATH` (issue #4:
-#: validation 0.977 / 0.694, probe2 1.000 / 0.824), minus a small margin.
+#: validation 0.989 / 0.680, probe2 1.000 / 0.796), minus a small margin.
 #: (file, recall floor, precision floor)
 TRIAGE_FLOORS = (
-    ("sensitive_validation.jsonl", 0.95, 0.66),
-    ("sensitive_probe2.jsonl", 0.97, 0.79),
+    ("sensitive_validation.jsonl", 0.96, 0.65),
+    ("sensitive_probe2.jsonl", 0.97, 0.76),
 )
 
 
