@@ -7,6 +7,9 @@ set), with the articles a correct answer rests on:
 - ``probe_blind.jsonl``: 150 more (110 zh, 40 en; short, one-situation and long messy ones),
   written and labelled from the law texts by someone who had read neither the cards nor the
   other question sets;
+- ``probe_consult.jsonl``: 100 Chinese questions in the style of public legal-advice
+  consultations (a first-person account with dates and amounts, 某公司, 请问…), labelled the
+  same way, with ``sensitive`` too;
 - ``head_questions.jsonl``: 50 of the commonest short questions, each with the cards a worker
   should see first (an overview, not a narrow special case);
 - the cards' own ``questions``: each card's first question in each language must reach an
@@ -14,12 +17,14 @@ set), with the articles a correct answer rests on:
 
 Not timed, and the floors are modest: they catch a retrieval change that breaks the common
 situations, not a point of recall. Measured at the time of writing (Recall@3): probe 0.96 zh,
-1.00 en; hard 0.93 zh, 0.85 en; blind 0.92 zh, 0.80 en; card questions 0.93 zh, 0.90 en; head
-questions with a suitable card in the top 3: 1.00 zh, 0.93 en (first place: 0.83, 0.73).
+1.00 en; hard 0.93 zh, 0.85 en; blind 0.94 zh, 0.83 en; consultations 0.97; card questions
+0.93 zh, 0.90 en; head questions with a suitable card in the top 3: 1.00 zh, 0.93 en (first
+place: 0.91, 0.80).
 
-These sets are written, not collected, and they over-predict: the development set's real
-questions score lower (Chinese Recall@3 0.79), and a change that helped all three written sets
-(ranking cards by their example questions too) lowered it — see the #3 issue note.
+These sets are written, not collected, and they over-predict: the development set's questions,
+labelled by hand, score lower (Chinese Recall@3 0.79) even where the style is the same (the
+consultations), and a change that helped the written sets (ranking cards by their example
+questions too) lowered it — see the #3 issue note.
 """
 
 import json
@@ -33,12 +38,15 @@ from knowledge_base.retrieval import HybridRetriever, recall_hit
 from knowledge_base.synonyms import SynonymTable
 
 HERE = Path(__file__).parent
-PROBES = ("probe_questions.jsonl", "probe_hard.jsonl", "probe_blind.jsonl")
+PROBES = (
+    "probe_questions.jsonl", "probe_hard.jsonl", "probe_blind.jsonl", "probe_consult.jsonl",
+)
 #: Recall@3 floors by file and language.
 FLOORS = {
     ("probe_questions.jsonl", "zh"): 0.85, ("probe_questions.jsonl", "en"): 0.75,
     ("probe_hard.jsonl", "zh"): 0.85, ("probe_hard.jsonl", "en"): 0.70,
     ("probe_blind.jsonl", "zh"): 0.85, ("probe_blind.jsonl", "en"): 0.70,
+    ("probe_consult.jsonl", "zh"): 0.85,
     ("cards", "zh"): 0.85, ("cards", "en"): 0.80,
 }
 
@@ -112,9 +120,10 @@ def test_every_card_has_example_questions_in_both_languages(kb):
 def test_recall_at_3(index, probe_encoder, kb, name):
     rows = _card_rows(kb) if name == "cards" else _rows(name)
     retriever = HybridRetriever(index, probe_encoder)
-    for lang in ("zh", "en"):
-        subset = [r for r in rows if r["lang"] == lang]
-        assert _recall_at_3(retriever, subset) >= FLOORS[(name, lang)], (name, lang)
+    for (file, lang), floor in FLOORS.items():
+        if file == name:
+            subset = [r for r in rows if r["lang"] == lang]
+            assert _recall_at_3(retriever, subset) >= floor, (name, lang)
 
 
 def _head_rows() -> list[dict[str, Any]]:
