@@ -111,11 +111,15 @@ def test_held_out_quality(encoder: Encoder) -> None:
 
 #: Floors of the triage (builtin intent, or a safety lexicon match) on the labelled sets in
 #: this folder: measured with `python -m nlu.evaluate --no-rasa --questions PATH` (issue #4:
-#: validation 0.989 / 0.680, probe2 1.000 / 0.796), minus a small margin.
+#: validation 1.000 / 0.682, probe2 1.000 / 0.796, the retrieval probes' legal-advice
+#: consultations 0.939 / 0.667), minus a small margin. The consultations are the hardest: like
+#: the development set, most of their false alarms are plain dismissal, contract and insurance
+#: disputes, which are violations but not "sensitive".
 #: (file, recall floor, precision floor)
 TRIAGE_FLOORS = (
     ("sensitive_validation.jsonl", 0.96, 0.65),
     ("sensitive_probe2.jsonl", 0.97, 0.76),
+    ("../knowledge_base/probe_consult.jsonl", 0.90, 0.62),
 )
 
 

@@ -170,9 +170,11 @@ def test_no_training_example_is_a_dev_question() -> None:
 VALIDATION_SET = Path(__file__).with_name("sensitive_validation.jsonl")
 #: A second labelled triage set, written from the "sensitive" definition (issue #4).
 PROBE_SET = Path(__file__).with_name("sensitive_probe2.jsonl")
+#: The retrieval probes' legal-advice consultations carry ``sensitive`` labels too.
+CONSULT_SET = Path(__file__).parent.parent / "knowledge_base" / "probe_consult.jsonl"
 
 
-@pytest.mark.parametrize("path", [VALIDATION_SET, PROBE_SET], ids=file_id)
+@pytest.mark.parametrize("path", [VALIDATION_SET, PROBE_SET, CONSULT_SET], ids=file_id)
 def test_the_sensitive_sets_are_well_formed_and_not_trained_on(path: Path) -> None:
     """tests/nlu/sensitive_validation.jsonl and sensitive_probe2.jsonl measure triage
     (`workright nlu eval --questions tests/nlu/sensitive_validation.jsonl`); they must never
