@@ -47,6 +47,13 @@ def test_english_matches_whole_words_only(table):
     assert "unlawful dismissal" not in table.expand("a fireduct in the hall", "en")
 
 
+@pytest.mark.parametrize(
+    "question", ["my boss does not pay my wages", "he doesn't pay us", "no salary for 2 months"]
+)
+def test_english_unpaid_wages_in_plain_words(table, question):
+    assert "wage arrears" in table.expand(question, "en")
+
+
 def test_no_terms_for_an_unknown_language_or_plain_question(table):
     assert table.expand("老板三个月不发工资了", "xx") == []
     assert table.expand("你好", "zh") == []
