@@ -35,7 +35,7 @@ class SafetyResult:
 
 #: Apostrophe look-alikes that phone keyboards send instead of ``'`` (NFKC keeps them).
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'",
-                              "`": "'", "\uff07": "'"})
+                              "`": "'"})
 
 
 def _normalize(text: str) -> str:
