@@ -176,8 +176,8 @@ CONSULT_SET = Path(__file__).parent.parent / "knowledge_base" / "probe_consult.j
 
 @pytest.mark.parametrize("path", [VALIDATION_SET, PROBE_SET, CONSULT_SET], ids=file_id)
 def test_the_sensitive_sets_are_well_formed_and_not_trained_on(path: Path) -> None:
-    """tests/nlu/sensitive_validation.jsonl and sensitive_probe2.jsonl measure triage
-    (`workright nlu eval --questions tests/nlu/sensitive_validation.jsonl`); they must never
+    """The labelled triage sets (validation, probe2 and the retrieval probes'
+    consultations) measure triage (`workright nlu eval --questions PATH`); they must never
     leak into training."""
     rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
     assert len({r["id"] for r in rows}) == len(rows) >= 100
