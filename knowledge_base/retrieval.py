@@ -21,6 +21,9 @@ RRF_K = 60
 #: How far down the list a card of the worker's own country may be moved up from to come
 #: before an international one (the three results a worker is shown).
 LOCAL_WINDOW = 3
+#: How many of the best hits :func:`_diversify` reorders (the rest keep their order), so the
+#: first results do not depend on how many were asked for.
+DIVERSITY_DEPTH = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,10 @@ class HybridRetriever:
             an empty ``SynonymTable({})`` turns expansion off).
         expansion_weight: weight of the legal terms' BM25 score relative to the question's
             own words (a hint, not the question).
+        repeat_penalty: factor on the score of a hit whose articles are all cited by better
+            hits, when ordering the first :data:`DIVERSITY_DEPTH` (1.0: no reordering). A
+            card and the article it rests on are one answer shown twice; the next card with
+            an article of its own is more likely to be the one a worker's case needs.
         expand_dense: also move the query vector towards the legal terms' own embedding,
             by ``expansion_weight`` (the small encoder does not map 炒鱿鱼 to 解除劳动合同
             by itself). The question is embedded alone — the same encoding the intent
@@ -84,7 +91,8 @@ class HybridRetriever:
             (few combinations, so usually cached too).
 
     Raises:
-        ValueError: for non-positive ``candidates`` or ``card_weight``.
+        ValueError: for non-positive ``candidates`` or ``card_weight``, or an
+            ``repeat_penalty`` outside (0, 1].
     """
 
     def __init__(
@@ -97,11 +105,14 @@ class HybridRetriever:
         synonyms: SynonymTable | None = None,
         expansion_weight: float = 0.5,
         expand_dense: bool = True,
+        repeat_penalty: float = 0.5,
     ) -> None:
         if candidates <= 0:
             raise ValueError(f"candidates must be greater than 0, got {candidates}")
         if card_weight <= 0:
             raise ValueError(f"card_weight must be greater than 0, got {card_weight}")
+        if not 0 < repeat_penalty <= 1:
+            raise ValueError(f"repeat_penalty must be in (0, 1], got {repeat_penalty}")
         self.index = index
         self.encoder = encoder
         self.candidates = candidates
@@ -110,6 +121,7 @@ class HybridRetriever:
         self.synonyms = default_synonyms() if synonyms is None else synonyms
         self.expansion_weight = expansion_weight
         self.expand_dense = expand_dense
+        self.repeat_penalty = repeat_penalty
 
     def search(self, query: str, lang: str, jurisdiction: str | None, k: int = 3) -> list[Hit]:
         """See :class:`Retriever`.
@@ -167,8 +179,10 @@ class HybridRetriever:
                 )
             else:
                 best[doc.ref] = dataclasses.replace(current, lexical=lex)
-        ranked = sorted(best.values(), key=lambda h: (-h.score, h.ref))[:k]
-        return _local_first(ranked, jurisdiction)
+        ranked = sorted(best.values(), key=lambda h: (-h.score, h.ref))
+        depth = DIVERSITY_DEPTH
+        ranked = _diversify(ranked[:depth], self.repeat_penalty) + ranked[depth:k]
+        return _local_first(ranked[:k], jurisdiction)
 
 
     def dense_texts(self, query: str, lang: str) -> list[str]:
@@ -185,6 +199,30 @@ class HybridRetriever:
         combined: NDArray[np.float32] = (vector + self.expansion_weight * legal).astype(np.float32)
         norm = float(np.linalg.norm(combined))
         return combined / np.float32(norm) if norm > 0 else vector
+
+
+def _diversify(hits: list[Hit], penalty: float) -> list[Hit]:
+    """Reorder ``hits`` greedily, each next one the best after a ``penalty`` factor on those
+    that cite nothing new: every article they rest on is cited by a hit already above.
+
+    The scores are kept. A repeat only moves down, so the articles the first ``n`` hits cite
+    can only grow in number: a card on art. 46 followed by art. 46 itself becomes the card,
+    then the next card with an article of its own.
+    """
+    pool = list(hits)
+    chosen: list[Hit] = []
+    covered: set[str] = set()
+    while pool:
+        effective = [
+            hit.score * (penalty if hit.cites and covered.issuperset(hit.cites) else 1.0)
+            for hit in pool
+        ]
+        # max() keeps the first of equals: the better-ranked hit wins a tie.
+        position = max(range(len(pool)), key=effective.__getitem__)
+        hit = pool.pop(position)
+        chosen.append(hit)
+        covered.update(hit.cites)
+    return chosen
 
 
 def _local_first(hits: list[Hit], jurisdiction: str | None) -> list[Hit]:

@@ -60,3 +60,40 @@ def test_local_first_only_reorders_within_the_shown_hits():
     assert _local_first([ilo, cn], None)[0] is ilo
     assert _local_first([cn, ilo], "CN")[0] is cn
     assert _local_first([], "CN") == []
+
+
+def test_diversify_moves_a_repeat_of_an_article_already_shown_below_a_new_one():
+    from knowledge_base.retrieval import Hit, _diversify
+
+    def hit(ref: str, score: float, *cites: str) -> Hit:
+        return Hit(ref, "card", cites, score, 1.0, 0.0, None, "CN")
+
+    card = hit("severance", 1.0, "CN-LCL:46", "CN-LCL:47")
+    article = hit("CN-LCL:46", 0.9, "CN-LCL:46")
+    other = hit("unlawful", 0.8, "CN-LCL:87")
+    far = hit("far", 0.3, "CN-LCL:10")
+    assert [h.ref for h in _diversify([card, article, other, far], 0.5)] == [
+        "severance", "unlawful", "CN-LCL:46", "far"]
+    # A penalty of 1 keeps the ranking; the scores are never changed.
+    assert _diversify([card, article, other, far], 1.0) == [card, article, other, far]
+    # Far below, a new article does not jump a repeat: 0.9 × 0.5 > 0.3.
+    assert [h.ref for h in _diversify([card, article, far], 0.5)] == [
+        "severance", "CN-LCL:46", "far"]
+    # A hit that shares one article but brings another is not a repeat.
+    partly_new = hit("partly", 0.9, "CN-LCL:46", "CN-LCL:48")
+    assert _diversify([card, partly_new, other], 0.5) == [card, partly_new, other]
+    assert _diversify([], 0.5) == []
+
+
+def test_the_first_hits_do_not_depend_on_how_many_are_asked_for(retriever):
+    question = "公司辞退我不给补偿怎么办"
+    many = retriever.search(question, "zh", "CN", 25)
+    assert [h.ref for h in retriever.search(question, "zh", "CN", 3)] == [h.ref for h in many[:3]]
+    assert [h.ref for h in retriever.search(question, "zh", "CN", 10)] == [
+        h.ref for h in many[:10]]
+
+
+@pytest.mark.parametrize("penalty", [0.0, -0.5, 1.5])
+def test_repeat_penalty_out_of_range_is_refused(index, encoder, penalty):
+    with pytest.raises(ValueError, match="repeat_penalty must be in"):
+        HybridRetriever(index, encoder, repeat_penalty=penalty)
