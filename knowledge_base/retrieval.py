@@ -91,7 +91,7 @@ class HybridRetriever:
             (few combinations, so usually cached too).
 
     Raises:
-        ValueError: for non-positive ``candidates`` or ``card_weight``, or an
+        ValueError: for non-positive ``candidates`` or ``card_weight``, or a
             ``repeat_penalty`` outside (0, 1].
     """
 
@@ -180,9 +180,8 @@ class HybridRetriever:
             else:
                 best[doc.ref] = dataclasses.replace(current, lexical=lex)
         ranked = sorted(best.values(), key=lambda h: (-h.score, h.ref))
-        depth = DIVERSITY_DEPTH
-        ranked = _diversify(ranked[:depth], self.repeat_penalty) + ranked[depth:k]
-        return _local_first(ranked[:k], jurisdiction)
+        first = _diversify(ranked[:DIVERSITY_DEPTH], self.repeat_penalty)
+        return _local_first([*first, *ranked[DIVERSITY_DEPTH:k]][:k], jurisdiction)
 
 
     def dense_texts(self, query: str, lang: str) -> list[str]:
@@ -205,9 +204,9 @@ def _diversify(hits: list[Hit], penalty: float) -> list[Hit]:
     """Reorder ``hits`` greedily, each next one the best after a ``penalty`` factor on those
     that cite nothing new: every article they rest on is cited by a hit already above.
 
-    The scores are kept. A repeat only moves down, so the articles the first ``n`` hits cite
-    can only grow in number: a card on art. 46 followed by art. 46 itself becomes the card,
-    then the next card with an article of its own.
+    The scores are kept. A repeat only moves down, so for every ``n`` the first ``n`` hits
+    cite all the articles they cited before, and perhaps more: a card on art. 46 followed by
+    art. 46 itself becomes the card, then the next card with an article of its own.
     """
     pool = list(hits)
     chosen: list[Hit] = []

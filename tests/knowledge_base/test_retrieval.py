@@ -85,6 +85,25 @@ def test_diversify_moves_a_repeat_of_an_article_already_shown_below_a_new_one():
     assert _diversify([], 0.5) == []
 
 
+def test_diversify_never_loses_an_article_from_the_first_n():
+    import random
+
+    from knowledge_base.retrieval import Hit, _diversify
+
+    rng = random.Random(7)
+    for _ in range(2000):
+        hits = sorted(
+            (Hit(f"h{i}", "card", tuple(rng.sample("ABCDEF", rng.randint(1, 3))), rng.random(),
+                 1.0, 0.0, None, "CN") for i in range(rng.randint(1, 10))),
+            key=lambda h: -h.score,
+        )
+        reordered = _diversify(hits, rng.choice([0.3, 0.5, 0.9]))
+        assert sorted(h.ref for h in reordered) == sorted(h.ref for h in hits)
+        for n in range(1, len(hits) + 1):
+            before = {c for h in hits[:n] for c in h.cites}
+            assert {c for h in reordered[:n] for c in h.cites} >= before
+
+
 def test_the_first_hits_do_not_depend_on_how_many_are_asked_for(retriever):
     question = "公司辞退我不给补偿怎么办"
     many = retriever.search(question, "zh", "CN", 25)
