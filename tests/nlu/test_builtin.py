@@ -21,6 +21,7 @@ from nlu.builtin import (
     prepare_text,
 )
 from nlu.errors import NLUError
+from nlu.evaluate import load_questions, score_questions
 from nlu.safety import SafetyNet
 from nlu.training import load_training_data
 from nlu.types import INTENTS, IntentClassifier
@@ -111,9 +112,10 @@ def test_held_out_quality(encoder: Encoder) -> None:
 
 #: Floors of the triage (builtin intent, or a safety lexicon match) on the labelled sets in
 #: this folder: measured with `python -m nlu.evaluate --no-rasa --questions PATH` (issue #4:
-#: validation 1.000 / 0.682, probe2 1.000 / 0.796, the retrieval probes' legal-advice
-#: consultations 0.939 / 0.667), minus a small margin. The consultations are the hardest: like
-#: the development set, most of their false alarms are plain dismissal, contract and insurance
+#: validation 1.000 / 0.677, probe2 1.000 / 0.795, the retrieval probes' legal-advice
+#: consultations 0.980 / 0.676 — after training data written from that set's three misses;
+#: 0.939 / 0.667 before), minus a small margin. The consultations are the hardest: like the
+#: development set, most of their false alarms are plain dismissal, contract and insurance
 #: disputes, which are violations but not "sensitive".
 #: (file, recall floor, precision floor)
 TRIAGE_FLOORS = (
@@ -128,18 +130,9 @@ def test_triage_on_the_labelled_sets(
     builtin: BuiltinIntentClassifier, name: str, min_recall: float, min_precision: float
 ) -> None:
     """Reports in the labelled sets are flagged, and general questions mostly are not."""
-    rows = [json.loads(line) for line in (Path(__file__).parent / name).open(encoding="utf-8")]
-    safety = SafetyNet.load()
-    parses = builtin.parse_many([r["question"] for r in rows])
-    gold = np.array([r["sensitive"] for r in rows])
-    flagged = np.array(
-        [
-            p.intent in SENSITIVE_INTENTS or safety.check(r["question"]).sensitive
-            for p, r in zip(parses, rows, strict=True)
-        ]
-    )
-    recall = (gold & flagged).sum() / gold.sum()
-    precision = (gold & flagged).sum() / flagged.sum()
+    questions = load_questions(Path(__file__).parent / name)
+    scores = score_questions(builtin, questions, SafetyNet.load())
+    recall, precision = scores["sensitive_recall"], scores["sensitive_precision"]
     assert recall >= min_recall, f"{name}: sensitive recall {recall:.3f} < {min_recall}"
     assert precision >= min_precision, (
         f"{name}: sensitive precision {precision:.3f} < {min_precision}"
