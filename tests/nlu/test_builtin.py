@@ -112,16 +112,19 @@ def test_held_out_quality(encoder: Encoder) -> None:
 
 #: Floors of the triage (builtin intent, or a safety lexicon match) on the labelled sets in
 #: this folder: measured with `python -m nlu.evaluate --no-rasa --questions PATH` (issue #4:
-#: validation 1.000 / 0.677, probe2 1.000 / 0.795, the retrieval probes' legal-advice
-#: consultations 0.980 / 0.676 — after training data written from that set's three misses;
-#: 0.939 / 0.667 before), minus a small margin. The consultations are the hardest: like the
-#: development set, most of their false alarms are plain dismissal, contract and insurance
-#: disputes, which are violations but not "sensitive".
+#: validation 1.000 / 0.677, probe2 1.000 / 0.805, probe3 1.000 / 0.849, the retrieval probes'
+#: legal-advice consultations 0.980 / 0.676 — after training data written from that set's
+#: three misses; 0.939 / 0.667 before — and their fresh set 1.000 / 0.542), minus a small
+#: margin. The consultations are the hardest: like the development set, most of their false
+#: alarms are plain dismissal, contract and insurance disputes, which are violations but not
+#: "sensitive".
 #: (file, recall floor, precision floor)
 TRIAGE_FLOORS = (
     ("sensitive_validation.jsonl", 0.96, 0.65),
     ("sensitive_probe2.jsonl", 0.97, 0.76),
+    ("sensitive_probe3.jsonl", 0.97, 0.80),
     ("../knowledge_base/probe_consult.jsonl", 0.90, 0.62),
+    ("../knowledge_base/probe_fresh.jsonl", 0.95, 0.50),
 )
 
 

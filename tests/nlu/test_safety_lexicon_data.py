@@ -148,9 +148,17 @@ def test_phrases_are_in_matching_form(case: tuple[str, str]) -> None:
 
 #: General questions and everyday chat: a moderator should never have to read these. Several
 #: contain a word that an over-broad phrase would catch (打人事电话, 跳楼价, "defined",
-#: "punched in", "pukul 8", "đánh giá", Khmer វាយតម្លៃ, Burmese ဓာတ်ပုံရိုက် and သတ်မှတ်).
+#: "punched in", "pukul 8", "đánh giá", Khmer វាយតម្លៃ, Burmese ဓာတ်ပုံရိုက် and သတ်မှတ်), or the
+#: legal topic of a report without a case of the writer's (押金, 讨薪, 私了, "deducted").
 BENIGN = [
     "工伤怎么认定",
+    "入职要交押金吗",
+    "讨薪一般要多久",
+    "私了合法吗",
+    "尘肺病怎么鉴定等级",
+    "what can be deducted from wages",
+    "is a deposit for uniforms legal",
+    "withholding tax on overtime pay",
     "加班费怎么算",
     "年假有几天",
     "我要打人事电话问一下社保",
@@ -182,6 +190,8 @@ def test_general_questions_and_chat_do_not_match(text: str) -> None:
 #: Plain danger reports, each with the category it must at least raise.
 DANGER = [
     ("老板拖欠工资三个月了", "wages_owed"),
+    ("入职交了300块押金，现在辞职不退", "forced_labour"),
+    ("they deducted my wages for being late", "wages_owed"),
     ("他们把我锁在宿舍", "urgent"),
     ("我真的不想活了", "urgent"),
     ("they took my passport and i cannot go home", "forced_labour"),
