@@ -38,7 +38,9 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u20
                               "`": "'"})
 
 
-def _normalize(text: str) -> str:
+def normalize(text: str) -> str:
+    """The form phrases and messages are compared in: width-folded (NFKC), case-folded, phone
+    apostrophes made plain, spaces collapsed."""
     folded = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
     return " ".join(folded.split())
 
@@ -54,7 +56,7 @@ class SafetyNet:
 
     def __init__(self, phrases: dict[str, list[str]]) -> None:
         self._phrases = {
-            category: sorted({_normalize(p) for p in items if _normalize(p)})
+            category: sorted({normalize(p) for p in items if normalize(p)})
             for category, items in phrases.items()
         }
 
@@ -77,7 +79,7 @@ class SafetyNet:
 
     def check(self, text: str) -> SafetyResult:
         """The categories whose phrases occur in ``text``."""
-        norm = _normalize(text)
+        norm = normalize(text)
         if not norm:
             return SafetyResult()
         found = tuple(
