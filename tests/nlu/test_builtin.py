@@ -27,6 +27,7 @@ from nlu.training import load_training_data
 from nlu.types import INTENTS, IntentClassifier
 
 from .conftest import DATA_DIR, MODEL_DIR
+from .triage_sets import TRIAGE_FLOORS, TRIAGE_SETS
 
 #: Written for these tests (not training examples, not evaluation questions).
 PROBES = (
@@ -110,30 +111,15 @@ def test_held_out_quality(encoder: Encoder) -> None:
     assert (gold & flagged).sum() / flagged.sum() >= 0.80
 
 
-#: Floors of the triage (builtin intent, or a safety lexicon match) on the labelled sets in
-#: this folder: measured with `python -m nlu.evaluate --no-rasa --questions PATH` (issue #4:
-#: validation 1.000 / 0.677, probe2 1.000 / 0.805, probe3 1.000 / 0.849, the retrieval probes'
-#: legal-advice consultations 0.980 / 0.676 — after training data written from that set's
-#: three misses; 0.939 / 0.667 before — and their fresh set 1.000 / 0.542), minus a small
-#: margin. The consultations are the hardest: like the development set, most of their false
-#: alarms are plain dismissal, contract and insurance disputes, which are violations but not
-#: "sensitive".
-#: (file, recall floor, precision floor)
-TRIAGE_FLOORS = (
-    ("sensitive_validation.jsonl", 0.96, 0.65),
-    ("sensitive_probe2.jsonl", 0.97, 0.76),
-    ("sensitive_probe3.jsonl", 0.97, 0.80),
-    ("../knowledge_base/probe_consult.jsonl", 0.90, 0.62),
-    ("../knowledge_base/probe_fresh.jsonl", 0.95, 0.50),
+@pytest.mark.parametrize(
+    ("path", "min_recall", "min_precision"), TRIAGE_FLOORS, ids=[p.name for p in TRIAGE_SETS]
 )
-
-
-@pytest.mark.parametrize(("name", "min_recall", "min_precision"), TRIAGE_FLOORS)
 def test_triage_on_the_labelled_sets(
-    builtin: BuiltinIntentClassifier, name: str, min_recall: float, min_precision: float
+    builtin: BuiltinIntentClassifier, path: Path, min_recall: float, min_precision: float
 ) -> None:
     """Reports in the labelled sets are flagged, and general questions mostly are not."""
-    questions = load_questions(Path(__file__).parent / name)
+    name = path.name
+    questions = load_questions(path)
     scores = score_questions(builtin, questions, SafetyNet.load())
     recall, precision = scores["sensitive_recall"], scores["sensitive_precision"]
     assert recall >= min_recall, f"{name}: sensitive recall {recall:.3f} < {min_recall}"

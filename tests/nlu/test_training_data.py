@@ -19,6 +19,8 @@ import yaml
 
 from nlu.types import INTENTS
 
+from .triage_sets import TRIAGE_SETS
+
 DATA_DIR = Path(__file__).resolve().parents[2] / "nlu" / "data"
 DEV_SET = Path(__file__).resolve().parents[3] / "shared" / "eval" / "dev.jsonl"
 
@@ -167,24 +169,10 @@ def test_no_training_example_is_a_dev_question() -> None:
     assert not leaked, "training examples equal to a dev-set question:\n" + "\n".join(leaked)
 
 
-VALIDATION_SET = Path(__file__).with_name("sensitive_validation.jsonl")
-#: A second labelled triage set, written from the "sensitive" definition (issue #4).
-PROBE_SET = Path(__file__).with_name("sensitive_probe2.jsonl")
-#: A third, written blind to the training data and the lexicon, in all seven languages.
-PROBE3_SET = Path(__file__).with_name("sensitive_probe3.jsonl")
-#: The retrieval probes' legal-advice consultations and their fresh set carry ``sensitive``
-#: labels too.
-CONSULT_SET = Path(__file__).parent.parent / "knowledge_base" / "probe_consult.jsonl"
-FRESH_SET = CONSULT_SET.with_name("probe_fresh.jsonl")
-
-
-@pytest.mark.parametrize(
-    "path", [VALIDATION_SET, PROBE_SET, PROBE3_SET, CONSULT_SET, FRESH_SET], ids=file_id
-)
+@pytest.mark.parametrize("path", TRIAGE_SETS, ids=file_id)
 def test_the_sensitive_sets_are_well_formed_and_not_trained_on(path: Path) -> None:
-    """The labelled triage sets (validation, probe2, probe3, and the retrieval probes'
-    consultations and fresh set) measure triage (`workright nlu eval --questions PATH`); they
-    must never leak into training."""
+    """The labelled triage sets (``triage_sets.py``) measure triage (`workright nlu eval
+    --questions PATH`); they must never leak into training."""
     rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
     assert len({r["id"] for r in rows}) == len(rows) >= 100
     assert all(isinstance(r["sensitive"], bool) and r["question"].strip() for r in rows)

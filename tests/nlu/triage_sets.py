@@ -1,0 +1,37 @@
+"""The labelled triage sets: messages with a hand-set ``sensitive`` label, written for this
+project (never taken from the development set). ``test_training_data`` keeps them out of
+training; ``test_builtin`` keeps the triage's floors on them.
+
+- ``sensitive_validation.jsonl``: the first set;
+- ``sensitive_probe2.jsonl``: a second, written from the "sensitive" definition (issue #4);
+- ``sensitive_probe3.jsonl``: a third, written blind to the training data and the lexicon, in
+  all seven languages;
+- the retrieval probes' legal-advice consultations and their fresh set, which carry
+  ``sensitive`` labels too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HERE = Path(__file__).parent
+RETRIEVAL_PROBES = HERE.parent / "knowledge_base"
+
+#: Floors of the triage (builtin intent, or a safety lexicon match) on each set: measured with
+#: `python -m nlu.evaluate --no-rasa --questions PATH` (issue #4: validation 1.000 / 0.677,
+#: probe2 1.000 / 0.805, probe3 1.000 / 0.849, the retrieval probes' legal-advice consultations
+#: 0.980 / 0.676 — after training data written from that set's three misses; 0.939 / 0.667
+#: before — and their fresh set 1.000 / 0.542), minus a small margin. The consultations are the
+#: hardest: like the development set, most of their false alarms are plain dismissal, contract
+#: and insurance disputes, which are violations but not "sensitive".
+#: (file, recall floor, precision floor)
+TRIAGE_FLOORS: tuple[tuple[Path, float, float], ...] = (
+    (HERE / "sensitive_validation.jsonl", 0.96, 0.65),
+    (HERE / "sensitive_probe2.jsonl", 0.97, 0.76),
+    (HERE / "sensitive_probe3.jsonl", 0.97, 0.80),
+    (RETRIEVAL_PROBES / "probe_consult.jsonl", 0.90, 0.62),
+    (RETRIEVAL_PROBES / "probe_fresh.jsonl", 0.95, 0.50),
+)
+
+#: Every labelled triage set.
+TRIAGE_SETS: tuple[Path, ...] = tuple(path for path, _, _ in TRIAGE_FLOORS)
