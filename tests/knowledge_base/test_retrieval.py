@@ -1,6 +1,8 @@
+import random
+
 import pytest
 
-from knowledge_base.retrieval import HybridRetriever, recall_hit
+from knowledge_base.retrieval import Hit, HybridRetriever, _diversify, _local_first, recall_hit
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +35,6 @@ def test_empty_query_and_bad_k(retriever):
 
 
 def test_recall_hit_matches_instrument_without_article():
-    from knowledge_base.retrieval import Hit
-
     hit = Hit("x", "card", ("CN-MWPAY:3",), 1.0, 1.0, 0.0, "wages", "CN")
     assert recall_hit([hit], ["CN-MWPAY"]) == 1
     assert recall_hit([hit], ["CN-MWPAY:4"]) is None
@@ -48,8 +48,6 @@ def test_a_card_of_the_workers_country_comes_before_an_international_one(retriev
 
 
 def test_local_first_only_reorders_within_the_shown_hits():
-    from knowledge_base.retrieval import Hit, _local_first
-
     def hit(ref: str, jurisdiction: str, kind: str = "card") -> Hit:
         return Hit(ref, kind, ("K:1",), 1.0, 1.0, 0.0, None, jurisdiction)
 
@@ -63,8 +61,6 @@ def test_local_first_only_reorders_within_the_shown_hits():
 
 
 def test_diversify_moves_a_repeat_of_an_article_already_shown_below_a_new_one():
-    from knowledge_base.retrieval import Hit, _diversify
-
     def hit(ref: str, score: float, *cites: str) -> Hit:
         return Hit(ref, "card", cites, score, 1.0, 0.0, None, "CN")
 
@@ -86,10 +82,6 @@ def test_diversify_moves_a_repeat_of_an_article_already_shown_below_a_new_one():
 
 
 def test_diversify_never_loses_an_article_from_the_first_n():
-    import random
-
-    from knowledge_base.retrieval import Hit, _diversify
-
     rng = random.Random(7)
     for _ in range(2000):
         hits = sorted(
