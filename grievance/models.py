@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
@@ -18,6 +19,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
+    or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -109,6 +112,20 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def overdue_clause(now: datetime) -> ColumnElement[bool]:
+    """The cases past a deadline at ``now``: a new case not acknowledged in time, or an open
+    one with no feedback to the worker by its feedback date. One rule for the queue's
+    "overdue" filter and the dashboard's count."""
+    return or_(
+        and_(Case.status == NEW, Case.acknowledge_due < now),
+        and_(
+            Case.status.in_(OPEN_STATUSES),
+            Case.feedback_at.is_(None),
+            Case.feedback_due < now,
+        ),
+    )
 
 
 class CaseEvent(Base):

@@ -9,14 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     DateTime,
-    and_,
     case,
     func,
     insert,
     literal,
-    or_,
     select,
     update,
 )
@@ -26,7 +23,7 @@ from grievance import models as m
 from grievance._core import URGENCY_RANK, ServiceCore, affected
 from grievance.db import as_utc
 from grievance.errors import ContactNotAllowed, InvalidTransition
-from grievance.values import MAX_TEXT_CHARS, CaseDetail, CaseEventView, CaseFilter, CaseSummary
+from grievance.values import CaseDetail, CaseEventView, CaseFilter, CaseSummary
 
 logger = logging.getLogger(__name__)
 
@@ -285,24 +282,7 @@ class ModeratorActions(ServiceCore):
             )
             return int(outbox_id)
 
-    @staticmethod
-    def _check_text(text: str) -> None:
-        if not text.strip():
-            raise ValueError("text must not be empty")
-        if len(text) > MAX_TEXT_CHARS:
-            raise ValueError(f"text has {len(text)} characters; at most {MAX_TEXT_CHARS}")
-
     # -- queries for moderators -------------------------------------------------------
-
-    def _overdue_clause(self, now: datetime) -> ColumnElement[bool]:
-        return or_(
-            and_(m.Case.status == m.NEW, m.Case.acknowledge_due < now),
-            and_(
-                m.Case.status.in_(m.OPEN_STATUSES),
-                m.Case.feedback_at.is_(None),
-                m.Case.feedback_due < now,
-            ),
-        )
 
     def _summary(self, row: m.Case, now: datetime) -> CaseSummary:
         ack_due, fb_due = as_utc(row.acknowledge_due), as_utc(row.feedback_due)
@@ -352,7 +332,7 @@ class ModeratorActions(ServiceCore):
         if f.unassigned:
             query = query.where(m.Case.assignee_id.is_(None))
         if f.overdue is not None:
-            clause = self._overdue_clause(now)
+            clause = m.overdue_clause(now)
             query = query.where(clause if f.overdue else ~clause)
         urgency_rank = case(URGENCY_RANK, value=m.Case.urgency, else_=len(URGENCY_RANK))
         finished = case((m.Case.status.in_(m.FINISHED_STATUSES), 1), else_=0)

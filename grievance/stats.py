@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -185,7 +185,7 @@ class CaseStatistics:
                     ).all()
                 )
                 overdue = session.execute(
-                    select(func.count(m.Case.id)).where(_overdue_clause(now))
+                    select(func.count(m.Case.id)).where(m.overdue_clause(now))
                 ).scalar_one()
                 questions = session.execute(
                     select(QuestionStat.topic, func.sum(QuestionStat.count))
@@ -230,18 +230,6 @@ class CaseStatistics:
                 return [str(code) for code in rows]
         except (OperationalError, InterfaceError) as exc:
             raise StorageUnavailable("cannot list jurisdictions: database unavailable") from exc
-
-
-def _overdue_clause(now: datetime) -> ColumnElement[bool]:
-    # The same rule as GrievanceService.list_cases(overdue=True).
-    return or_(
-        and_(m.Case.status == m.NEW, m.Case.acknowledge_due < now),
-        and_(
-            m.Case.status.in_(m.OPEN_STATUSES),
-            m.Case.feedback_at.is_(None),
-            m.Case.feedback_due < now,
-        ),
-    )
 
 
 def _median(sample: list[tuple[timedelta, str | None]]) -> Median:
