@@ -117,10 +117,29 @@ class SynonymTable:
 _Matcher = Callable[[str], bool]
 
 
+#: In a language without spaces, ``扣~工资`` matches 扣工资 and also 扣三天工资, 扣了我200块工资:
+#: up to this many characters (not spaces or punctuation) between the parts. Workers put
+#: amounts and objects inside a verb phrase (拖了三个月工资), which plain substrings miss.
+GAP_CHARS = 6
+_GAP = "~"
+_GAP_FILL = f"[^\\s{re.escape('，。！？、；：,.!?;:()（）')}]{{0,{GAP_CHARS}}}"
+
+
 def _matcher(words: tuple[str, ...], spaced: bool) -> _Matcher:
-    """Does a normalised text contain one of ``words`` (whole words when ``spaced``)?"""
+    """Does a normalised text contain one of ``words`` (whole words when ``spaced``)?
+
+    Without spaces a word is a substring, and ``~`` inside it stands for a short gap
+    (:data:`GAP_CHARS`).
+    """
     if not spaced:
-        return lambda text: any(w in text for w in words)
+        plain = tuple(w for w in words if _GAP not in w)
+        gapped = [w for w in words if _GAP in w]
+        if not gapped:
+            return lambda text: any(w in text for w in plain)
+        pattern = re.compile(
+            "|".join(_GAP_FILL.join(re.escape(part) for part in w.split(_GAP)) for w in gapped)
+        )
+        return lambda text: any(w in text for w in plain) or pattern.search(text) is not None
     pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b")
     return lambda text: pattern.search(text) is not None
 

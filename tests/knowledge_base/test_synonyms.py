@@ -37,6 +37,30 @@ def test_closing_words_inside_other_phrases_call_for_nothing(table):
         assert "劳动合同终止" not in table.expand(question, "zh"), question
 
 
+def test_a_gap_in_a_chinese_word_allows_a_few_characters_between():
+    # Workers put amounts and objects inside a verb phrase: 扣三天工资, 拖了三个月工资.
+    table = SynonymTable({"zh": [SynonymEntry(("扣~工资",), ("扣除工资",))]})
+    for question in ("扣工资", "请假一天扣三天工资", "扣了我200块工资"):
+        assert table.expand(question, "zh") == ["扣除工资"], question
+    # Not across punctuation or a space, and not over a longer stretch.
+    for question in ("扣，工资", "扣 工资", "扣了一整个季度的奖金和工资"):
+        assert table.expand(question, "zh") == [], question
+
+
+@pytest.mark.parametrize(
+    ("question", "legal"),
+    [
+        ("老板拖了三个月工资了", "拖欠劳动报酬"),
+        ("请假一天扣三天工资合理吗", "扣除工资"),
+        ("工伤能休多久 公司只给休一个月", "停工留薪期"),
+        ("劳动仲载要钱吗", "劳动争议仲裁不收费"),  # 仲载: a pinyin slip for 仲裁
+        ("被辞退了要多久之内去告", "仲裁时效"),
+    ],
+)
+def test_realistic_phrasings_reach_legal_terms(table, question, legal):
+    assert legal in table.expand(question, "zh")
+
+
 def test_context_words_are_required_when_given(table):
     assert "工伤保险待遇" not in table.expand("工伤认定要什么材料", "zh")
     assert "工伤保险待遇" in table.expand("工伤了老板怎么赔", "zh")
