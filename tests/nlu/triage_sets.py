@@ -6,8 +6,9 @@ training; ``test_builtin`` keeps the triage's floors on them.
 - ``sensitive_probe2.jsonl``: a second, written from the "sensitive" definition (issue #4);
 - ``sensitive_probe3.jsonl``: a third, written blind to the training data and the lexicon, in
   all seven languages;
-- the retrieval probes' legal-advice consultations and their fresh set, which carry
-  ``sensitive`` labels too.
+- the retrieval probes' legal-advice consultations, their fresh set and their realistic set
+  (written by people who read no law, labelled by others), which carry ``sensitive`` labels
+  too.
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ HERE = Path(__file__).parent
 RETRIEVAL_PROBES = HERE.parent / "knowledge_base"
 
 #: Floors of the triage (builtin intent, or a safety lexicon match) on each set: measured with
-#: `python -m nlu.evaluate --no-rasa --questions PATH` (issue #4: validation 1.000 / 0.677,
-#: probe2 1.000 / 0.805, probe3 1.000 / 0.849, the retrieval probes' legal-advice consultations
+#: `python -m nlu.evaluate --no-rasa --questions PATH` (issue #4: validation 1.000 / 0.662,
+#: probe2 1.000 / 0.787, probe3 1.000 / 0.844, the retrieval probes' legal-advice consultations
 #: 0.980 / 0.676 — after training data written from that set's three misses; 0.939 / 0.667
-#: before — and their fresh set 1.000 / 0.542), minus a small margin. The consultations are the
-#: hardest: like the development set, most of their false alarms are plain dismissal, contract
-#: and insurance disputes, which are violations but not "sensitive".
+#: before — their fresh set 1.000 / 0.537, and the realistic set 1.000 / 0.392 — before the
+#: question-form reports in nlu/data/question_reports_*.yml 0.954 / 0.411 on its first two
+#: writers, whose misses called for them, and 0.966 / 0.373 on the third, held out until
+#: then), minus a small margin.
+#: The consultations are hard: like the development set, most of their false alarms are plain
+#: dismissal, contract and insurance disputes, which are violations but not "sensitive". The
+#: realistic set's labellers read "sensitive" more narrowly still (a pregnant worker pushed to
+#: quit, twelve-hour days, a boss refusing a resignation: not sensitive), hence its precision.
 #: (file, recall floor, precision floor)
 TRIAGE_FLOORS: tuple[tuple[Path, float, float], ...] = (
     (HERE / "sensitive_validation.jsonl", 0.96, 0.65),
@@ -31,6 +37,7 @@ TRIAGE_FLOORS: tuple[tuple[Path, float, float], ...] = (
     (HERE / "sensitive_probe3.jsonl", 0.97, 0.80),
     (RETRIEVAL_PROBES / "probe_consult.jsonl", 0.90, 0.62),
     (RETRIEVAL_PROBES / "probe_fresh.jsonl", 0.95, 0.50),
+    (RETRIEVAL_PROBES / "probe_real.jsonl", 0.95, 0.36),
 )
 
 #: Every labelled triage set.
