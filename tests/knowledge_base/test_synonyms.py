@@ -55,6 +55,8 @@ def test_a_gap_in_a_chinese_word_allows_a_few_characters_between():
         ("工伤能休多久 公司只给休一个月", "停工留薪期"),
         ("劳动仲载要钱吗", "劳动争议仲裁不收费"),  # 仲载: a pinyin slip for 仲裁
         ("被辞退了要多久之内去告", "仲裁时效"),
+        ("受伤一年多了没报工伤 还来得及吗", "工伤认定申请"),
+        ("我五十多岁了 公司说年纪大了让我走", "距法定退休年龄不足五年"),
     ],
 )
 def test_realistic_phrasings_reach_legal_terms(table, question, legal):
