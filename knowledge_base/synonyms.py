@@ -26,6 +26,13 @@ SYNONYMS_PATH = Path(__file__).resolve().parent / "synonyms.yml"
 #: Languages written without spaces: a colloquial word is matched as a substring.
 _NO_SPACE_LANGS = frozenset({"zh", "ja", "km", "my", "th"})
 
+#: In a language without spaces, ``扣~工资`` matches 扣工资 and also 扣三天工资, 扣了我200块工资:
+#: up to this many characters (not spaces or punctuation) between the parts. Workers put
+#: amounts and objects inside a verb phrase (拖了三个月工资), which plain substrings miss.
+GAP_CHARS = 6
+_GAP = "~"
+_GAP_FILL = f"[^\\s{re.escape('，。！？、；：,.!?;:()（）')}]{{0,{GAP_CHARS}}}"
+
 
 @dataclass(frozen=True, slots=True)
 class SynonymEntry:
@@ -93,6 +100,11 @@ class SynonymTable:
                         f"{path}: {lang} entry #{number}: needs non-empty lists of strings "
                         "'words' and 'legal' (and optionally 'with')"
                     )
+                if any(w.startswith(_GAP) or w.endswith(_GAP) for w in words + context):
+                    raise KnowledgeBaseError(
+                        f"{path}: {lang} entry #{number}: a gap '{_GAP}' must stand between two "
+                        "parts of a word"
+                    )
                 parsed.append(SynonymEntry(
                     tuple(normalize(w) for w in words), tuple(legal),
                     tuple(normalize(w) for w in context),
@@ -115,14 +127,6 @@ class SynonymTable:
 
 
 _Matcher = Callable[[str], bool]
-
-
-#: In a language without spaces, ``扣~工资`` matches 扣工资 and also 扣三天工资, 扣了我200块工资:
-#: up to this many characters (not spaces or punctuation) between the parts. Workers put
-#: amounts and objects inside a verb phrase (拖了三个月工资), which plain substrings miss.
-GAP_CHARS = 6
-_GAP = "~"
-_GAP_FILL = f"[^\\s{re.escape('，。！？、；：,.!?;:()（）')}]{{0,{GAP_CHARS}}}"
 
 
 def _matcher(words: tuple[str, ...], spaced: bool) -> _Matcher:

@@ -91,6 +91,13 @@ def test_each_term_once_in_table_order():
     assert table.expand("老板欠薪", "zh") == ["甲", "乙", "丙"]
 
 
+def test_a_gap_at_the_end_of_a_word_is_named(tmp_path):
+    path = tmp_path / "synonyms.yml"
+    path.write_text("zh:\n  - words: [扣~]\n    legal: [扣除工资]\n", encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="zh entry #1: a gap"):
+        SynonymTable.load(path)
+
+
 def test_a_malformed_entry_is_named(tmp_path):
     path = tmp_path / "synonyms.yml"
     path.write_text("zh:\n  - words: [欠薪]\n", encoding="utf-8")
