@@ -135,16 +135,12 @@ def _matcher(words: tuple[str, ...], spaced: bool) -> _Matcher:
     Without spaces a word is a substring, and ``~`` inside it stands for a short gap
     (:data:`GAP_CHARS`).
     """
-    if not spaced:
-        plain = tuple(w for w in words if _GAP not in w)
-        gapped = [w for w in words if _GAP in w]
-        if not gapped:
-            return lambda text: any(w in text for w in plain)
+    if spaced:
+        pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b")
+    else:
         pattern = re.compile(
-            "|".join(_GAP_FILL.join(re.escape(part) for part in w.split(_GAP)) for w in gapped)
+            "|".join(_GAP_FILL.join(re.escape(part) for part in w.split(_GAP)) for w in words)
         )
-        return lambda text: any(w in text for w in plain) or pattern.search(text) is not None
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b")
     return lambda text: pattern.search(text) is not None
 
 
