@@ -391,7 +391,9 @@ class RasaServer:
             self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
         command = [
             str(self.rasa), "run", "--enable-api",
-            "--auth-token", self.token,
+            # One argument, so a token that starts with "-" (token_urlsafe makes them) is not
+            # read as an option.
+            f"--auth-token={self.token}",
             "-i", self.host, "-p", str(self.port),
             "--model", str(self.model.resolve()),
         ]  # fmt: skip

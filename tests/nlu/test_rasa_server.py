@@ -196,6 +196,20 @@ def test_server_that_exits_at_once_fails_start_with_its_output(tmp_path):
     assert not server.running()
 
 
+def test_a_token_that_starts_with_a_dash_reaches_rasa_as_the_tokens_value(tmp_path):
+    # secrets.token_urlsafe() starts with "-" one time in 64; as a separate argument rasa's
+    # argparse took it for an option and refused to start.
+    rasa = tmp_path / "rasa"
+    rasa.write_text('#!/bin/sh\necho "$@" >&2\nexit 3\n', encoding="utf-8")
+    rasa.chmod(0o755)
+    model = tmp_path / "m.tar.gz"
+    model.write_bytes(b"")
+    server = RasaServer(rasa, model, token="-dash-token", startup_timeout_s=30)
+
+    with pytest.raises(NLUBackendUnavailable, match="--auth-token=-dash-token "):
+        server.start()
+
+
 def test_server_that_never_answers_is_stopped_after_the_timeout(tmp_path):
     rasa = tmp_path / "rasa"
     rasa.write_text("#!/bin/sh\nexec sleep 60\n", encoding="utf-8")
