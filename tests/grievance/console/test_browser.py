@@ -281,6 +281,9 @@ def test_report_in_web_chat_then_reply_from_the_console(make_app, live_server, b
         Select(mod.find_element(By.NAME, "urgency")).select_by_value("danger_now")
         Select(mod.find_element(By.NAME, "status")).select_by_value("new")
         mod.find_element(By.CSS_SELECTOR, ".filters button.primary").click()
+        # The case is on the unfiltered page too: wait for the filtered page, or the link
+        # found may belong to the page being replaced (a stale element when clicked).
+        _wait(mod, lambda d: "urgency=danger_now" in d.current_url)
         link = _wait(mod, lambda d: d.find_element(
             By.CSS_SELECTOR, f"a[href='/console/cases/{case_id}']"))
         link.click()
