@@ -19,13 +19,17 @@ HERE = Path(__file__).parent
 RETRIEVAL_PROBES = HERE.parent / "knowledge_base"
 
 #: Floors of the triage (builtin intent, or a safety lexicon match) on each set: measured with
-#: `python -m nlu.evaluate --no-rasa --questions PATH` (issue #4: validation 1.000 / 0.662,
-#: probe2 1.000 / 0.787, probe3 1.000 / 0.844, the retrieval probes' legal-advice consultations
-#: 0.980 / 0.676 — after training data written from that set's three misses; 0.939 / 0.667
-#: before — their fresh set 1.000 / 0.537, and the realistic set 1.000 / 0.375 — before the
-#: question-form reports in nlu/data/question_reports_*.yml 0.954 / 0.411 on its first two
-#: writers, whose misses called for them, and 0.966 / 0.373 on the third, held out until
-#: then), minus a small margin.
+#: `python -m nlu.evaluate --no-rasa --questions PATH` (issue #4), minus a small margin:
+#:
+#: - validation 1.000 / 0.662, probe2 1.000 / 0.787, probe3 1.000 / 0.844;
+#: - the retrieval probes' legal-advice consultations 0.980 / 0.676, after training data
+#:   written from that set's three misses (0.939 / 0.667 before); their fresh set 1.000 / 0.537;
+#: - the realistic set: 1.000 / 0.375 on its first four writers. Before the question-form
+#:   reports in nlu/data/question_reports_*.yml it was 0.954 / 0.411 on the first two, whose
+#:   misses called for them, and 0.966 / 0.373 on the third, held out until then. Its fifth and
+#:   sixth writers, added after every change: 1.000 / 0.144 (23 sensitive of 200, 160 flagged;
+#:   their labeller read "sensitive" the most narrowly of all, while the flag rate, 0.80, is
+#:   that of the first four writers, 0.81). The whole set: 1.000 / 0.297.
 #: The consultations are hard: like the development set, most of their false alarms are plain
 #: dismissal, contract and insurance disputes, which are violations but not "sensitive". The
 #: realistic set's labellers read "sensitive" more narrowly still (a pregnant worker pushed to
@@ -37,7 +41,7 @@ TRIAGE_FLOORS: tuple[tuple[Path, float, float], ...] = (
     (HERE / "sensitive_probe3.jsonl", 0.97, 0.80),
     (RETRIEVAL_PROBES / "probe_consult.jsonl", 0.90, 0.62),
     (RETRIEVAL_PROBES / "probe_fresh.jsonl", 0.95, 0.50),
-    (RETRIEVAL_PROBES / "probe_real.jsonl", 0.95, 0.36),
+    (RETRIEVAL_PROBES / "probe_real.jsonl", 0.95, 0.27),
 )
 
 #: Every labelled triage set.
