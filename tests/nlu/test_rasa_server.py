@@ -167,11 +167,18 @@ def test_find_python310_finds_3_10_or_nothing():
     assert done.stdout.strip() == "(3, 10)"
 
 
-def test_server_refuses_missing_files_and_empty_token(tmp_path, layout):
+def _fake_rasa(tmp_path: Path, script: str) -> tuple[Path, Path]:
+    """An executable stand-in for the ``rasa`` command running ``script``, and an empty model."""
     rasa = tmp_path / "rasa"
-    rasa.write_text("#!/bin/sh\n", encoding="utf-8")
+    rasa.write_text(script, encoding="utf-8")
+    rasa.chmod(0o755)
     model = tmp_path / "m.tar.gz"
     model.write_bytes(b"")
+    return rasa, model
+
+
+def test_server_refuses_missing_files_and_empty_token(tmp_path, layout):
+    rasa, model = _fake_rasa(tmp_path, "#!/bin/sh\n")
 
     with pytest.raises(FileNotFoundError, match="make rasa"):
         RasaServer(tmp_path / "nope", model, token="t")
@@ -184,11 +191,7 @@ def test_server_refuses_missing_files_and_empty_token(tmp_path, layout):
 
 
 def test_server_that_exits_at_once_fails_start_with_its_output(tmp_path):
-    rasa = tmp_path / "rasa"
-    rasa.write_text("#!/bin/sh\necho 'cannot load model' >&2\nexit 3\n", encoding="utf-8")
-    rasa.chmod(0o755)
-    model = tmp_path / "m.tar.gz"
-    model.write_bytes(b"")
+    rasa, model = _fake_rasa(tmp_path, "#!/bin/sh\necho 'cannot load model' >&2\nexit 3\n")
     server = RasaServer(rasa, model, token="t", startup_timeout_s=30)
 
     with pytest.raises(NLUBackendUnavailable, match=r"exited with 3(.|\n)*cannot load model"):
@@ -199,11 +202,7 @@ def test_server_that_exits_at_once_fails_start_with_its_output(tmp_path):
 def test_a_token_that_starts_with_a_dash_reaches_rasa_as_the_tokens_value(tmp_path):
     # secrets.token_urlsafe() starts with "-" one time in 64; as a separate argument rasa's
     # argparse took it for an option and refused to start.
-    rasa = tmp_path / "rasa"
-    rasa.write_text('#!/bin/sh\necho "$@" >&2\nexit 3\n', encoding="utf-8")
-    rasa.chmod(0o755)
-    model = tmp_path / "m.tar.gz"
-    model.write_bytes(b"")
+    rasa, model = _fake_rasa(tmp_path, '#!/bin/sh\necho "$@" >&2\nexit 3\n')
     server = RasaServer(rasa, model, token="-dash-token", startup_timeout_s=30)
 
     with pytest.raises(NLUBackendUnavailable, match="--auth-token=-dash-token "):
@@ -211,11 +210,7 @@ def test_a_token_that_starts_with_a_dash_reaches_rasa_as_the_tokens_value(tmp_pa
 
 
 def test_server_that_never_answers_is_stopped_after_the_timeout(tmp_path):
-    rasa = tmp_path / "rasa"
-    rasa.write_text("#!/bin/sh\nexec sleep 60\n", encoding="utf-8")
-    rasa.chmod(0o755)
-    model = tmp_path / "m.tar.gz"
-    model.write_bytes(b"")
+    rasa, model = _fake_rasa(tmp_path, "#!/bin/sh\nexec sleep 60\n")
     server = RasaServer(rasa, model, token="t", startup_timeout_s=0.5)
 
     with pytest.raises(NLUBackendUnavailable, match=r"did not answer /status within 0.5 s"):
