@@ -21,6 +21,9 @@ from knowledge_base.corpus import KnowledgeBase
 from knowledge_base.encoders import E5Encoder, Encoder
 from knowledge_base.index import HybridIndex
 
+#: The database fixtures of the grievance and flow tests (each folder brings its own ``db_url``).
+pytest_plugins = ["tests.grievance.fixtures"]
+
 ROOT = Path(__file__).resolve().parents[1]
 INDEX_DIR = ROOT / "var" / "index"
 TEST_SECRET = base64.urlsafe_b64encode(b"k" * 32).decode()

@@ -3,7 +3,8 @@
 PostgreSQL comes from ``TEST_DATABASE_URL`` (a server URL whose user may create
 databases) or, when that is unset, from ``scripts/pg-test-server.sh``, which starts a
 throwaway server on 127.0.0.1. Each test gets a database of its own. Set
-``WORKRIGHT_SKIP_POSTGRES=1`` to skip the PostgreSQL half on a machine without it.
+``WORKRIGHT_SKIP_POSTGRES=1`` to skip the PostgreSQL half on a machine without it. The fixtures
+built on ``db_url`` (engine, service ...) are in ``fixtures.py``.
 """
 
 from __future__ import annotations
@@ -17,10 +18,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-
-from grievance.crypto import Vault
-from grievance.db import make_session_factory
-from tests.grievance.support import TEST_KEY, FakeClock, build_service, migrated_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_SCRIPT = ROOT / "scripts" / "pg-test-server.sh"
@@ -67,33 +64,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'grievance.db'}"
     else:
         yield from _postgres_database(request.getfixturevalue("pg_server_url"))
-
-
-@pytest.fixture
-def engine(db_url: str):
-    engine = migrated_engine(db_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session_factory(engine):
-    return make_session_factory(engine)
-
-
-@pytest.fixture
-def vault() -> Vault:
-    return Vault(TEST_KEY)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def service(session_factory, vault, clock):
-    return build_service(session_factory, vault, clock)
 
 
 @pytest.fixture

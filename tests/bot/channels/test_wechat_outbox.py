@@ -11,12 +11,11 @@ from sqlalchemy import select
 from bot.channels.wechat_api import WeChatApi
 from bot.channels.wechat_outbox import OUTSIDE_WINDOW, WeChatDelivery, requeue_waiting
 from grievance import models as m
-from grievance.crypto import Vault
 from grievance.db import make_session_factory
 from grievance.outbox import DeliveryError, OutboxSender
 from grievance.values import NewReport
 from tests.bot.channels.wechat_fakes import APP_ID, APP_SECRET, OPENID, FakeWeChatApi
-from tests.grievance.support import TEST_KEY, FakeClock, build_service, migrated_engine
+from tests.grievance.support import FakeClock, build_service, migrated_engine
 
 
 @pytest.fixture
@@ -30,11 +29,6 @@ def db(tmp_path):
     engine = migrated_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
     yield make_session_factory(engine)
     engine.dispose()
-
-
-@pytest.fixture
-def vault() -> Vault:
-    return Vault(TEST_KEY)
 
 
 def _case_with_reply(db, vault, clock, text: str) -> tuple[object, int, str]:

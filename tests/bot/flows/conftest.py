@@ -1,5 +1,6 @@
 """Fixtures of the flow tests: a real SQLite file, the real catalogue, and a small driver
-that does what the Assistant does around a flow (claim, load, start/handle, save)."""
+that does what the Assistant does around a flow (claim, load, start/handle, save). The engine,
+vault, clock and service come from ``tests/grievance/fixtures.py``, on this SQLite file."""
 
 from __future__ import annotations
 
@@ -16,8 +17,6 @@ from bot.i18n import Catalogue
 from bot.messages import Message, Reply
 from grievance.conversations import ConversationStore
 from grievance.crypto import Vault
-from grievance.db import make_session_factory
-from tests.grievance.support import TEST_KEY, FakeClock, build_service, migrated_engine
 
 _COMMAND = re.compile(r"^/(?P<name>[a-z_]+)(?:\s+(?P<arg>.*))?$", re.S)
 
@@ -66,33 +65,6 @@ def catalogue() -> Catalogue:
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'flows.db'}"
-
-
-@pytest.fixture
-def engine(db_url):
-    engine = migrated_engine(db_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session_factory(engine):
-    return make_session_factory(engine)
-
-
-@pytest.fixture
-def vault() -> Vault:
-    return Vault(TEST_KEY)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def service(session_factory, vault, clock):
-    return build_service(session_factory, vault, clock)
 
 
 @pytest.fixture
