@@ -31,7 +31,7 @@ RETRIEVAL_PROBES = HERE.parent / "knowledge_base"
 #:   their labeller read "sensitive" the most narrowly of all, while the flag rate, 0.80, is
 #:   that of the first four writers, 0.81). Its seventh and eighth writers, added after every
 #:   change: 0.947 / 0.214 (36 of 38; 168 of 200 flagged), then 0.974 / 0.219 with the
-#:   under-16 phrases their misses called for ("我15岁", "没满16") in the safety lexicon; the one
+#:   under-16 phrases their misses called for ("我15岁", "不到16岁") in the safety lexicon; the one
 #:   left, 16- and 17-year-olds on twelve-hour days, is a question of hours, since minors of that
 #:   age may work. The whole set: 0.994 / 0.277.
 #: The consultations are hard: like the development set, most of their false alarms are plain
