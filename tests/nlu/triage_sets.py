@@ -33,7 +33,8 @@ RETRIEVAL_PROBES = HERE.parent / "knowledge_base"
 #:   change: 0.947 / 0.214 (36 of 38; 168 of 200 flagged), then 0.974 / 0.219 with the
 #:   under-16 phrases their misses called for ("我15岁", "不到16岁") in the safety lexicon; the one
 #:   left, 16- and 17-year-olds on twelve-hour days, is a question of hours, since minors of that
-#:   age may work. The whole set: 0.994 / 0.277.
+#:   age may work. Its ninth writer (legal-advice-site style), added last: 1.000 / 0.181 (15
+#:   sensitive of 100, 83 flagged). The whole set: 0.995 / 0.266.
 #: The consultations are hard: like the development set, most of their false alarms are plain
 #: dismissal, contract and insurance disputes, which are violations but not "sensitive". The
 #: realistic set's labellers read "sensitive" more narrowly still (a pregnant worker pushed to
@@ -45,7 +46,7 @@ TRIAGE_FLOORS: tuple[tuple[Path, float, float], ...] = (
     (HERE / "sensitive_probe3.jsonl", 0.97, 0.80),
     (RETRIEVAL_PROBES / "probe_consult.jsonl", 0.90, 0.62),
     (RETRIEVAL_PROBES / "probe_fresh.jsonl", 0.95, 0.50),
-    (RETRIEVAL_PROBES / "probe_real.jsonl", 0.95, 0.26),
+    (RETRIEVAL_PROBES / "probe_real.jsonl", 0.95, 0.25),
 )
 
 #: Every labelled triage set.
