@@ -23,7 +23,8 @@ RETRIEVAL_PROBES = HERE.parent / "knowledge_base"
 #:
 #: - validation 1.000 / 0.662, probe2 1.000 / 0.787, probe3 1.000 / 0.844;
 #: - the retrieval probes' legal-advice consultations 0.980 / 0.676, after training data
-#:   written from that set's three misses (0.939 / 0.667 before); their fresh set 1.000 / 0.537;
+#:   written from that set's three misses (0.939 / 0.667 before); their fresh set 1.000 / 0.537
+#:   (0.527 since the under-16 phrases below flag a 16-year-old's question too);
 #: - the realistic set: 1.000 / 0.375 on its first four writers. Before the question-form
 #:   reports in nlu/data/question_reports_*.yml it was 0.954 / 0.411 on the first two, whose
 #:   misses called for them, and 0.966 / 0.373 on the third, held out until then. Its fifth and
@@ -31,10 +32,10 @@ RETRIEVAL_PROBES = HERE.parent / "knowledge_base"
 #:   their labeller read "sensitive" the most narrowly of all, while the flag rate, 0.80, is
 #:   that of the first four writers, 0.81). Its seventh and eighth writers, added after every
 #:   change: 0.947 / 0.214 (36 of 38; 168 of 200 flagged), then 0.974 / 0.219 with the
-#:   under-16 phrases their misses called for ("我15岁", "不到16岁") in the safety lexicon; the one
-#:   left, 16- and 17-year-olds on twelve-hour days, is a question of hours, since minors of that
-#:   age may work. Its ninth writer (legal-advice-site style), added last: 1.000 / 0.181 (15
-#:   sensitive of 100, 83 flagged). The whole set: 0.995 / 0.266.
+#:   under-16 phrases their misses called for ("我15岁", "满16岁", "没满16") in the safety
+#:   lexicon; the one left, 16- and 17-year-olds on twelve-hour days, is a question of hours,
+#:   since minors of that age may work. Its ninth writer (legal-advice-site style), added
+#:   last: 1.000 / 0.181 (15 sensitive of 100, 83 flagged). The whole set: 0.995 / 0.266.
 #: The consultations are hard: like the development set, most of their false alarms are plain
 #: dismissal, contract and insurance disputes, which are violations but not "sensitive". The
 #: realistic set's labellers read "sensitive" more narrowly still (a pregnant worker pushed to
