@@ -19,7 +19,7 @@ from grievance.crypto import Vault
 from grievance.db import make_engine, make_session_factory, migrate
 from grievance.stats import QuestionStats
 from knowledge_base.corpus import KnowledgeBase
-from knowledge_base.encoders import Encoder, make_encoder
+from knowledge_base.encoders import Encoder, USEEncoder, make_encoder, make_second_encoder
 from knowledge_base.index import HybridIndex
 from knowledge_base.retrieval import HybridRetriever
 from nlu.langid import detect_language
@@ -58,10 +58,16 @@ def build_encoder(settings: Settings) -> Encoder:
     return make_encoder(settings.kb.encoder, settings.kb.encoder_model)
 
 
+def build_second_encoder(settings: Settings) -> USEEncoder | None:
+    """The configured second encoder for retrieval, or None (loaded once per process)."""
+    return make_second_encoder(settings.kb.second_encoder)
+
+
 def build_app(
     settings: Settings,
     *,
     encoder: Encoder | None = None,
+    second_encoder: USEEncoder | None = None,
     kb: KnowledgeBase | None = None,
     index: HybridIndex | None = None,
     build_index: bool = False,
@@ -73,8 +79,10 @@ def build_app(
     Args:
         settings: the loaded settings.
         encoder: an already loaded encoder to share (tests load it once per session).
+        second_encoder: an already loaded second encoder to share; used only when the
+            settings ask for one (``kb.second_encoder``).
         kb: an already loaded knowledge base to share.
-        index: an already loaded index (built with ``encoder`` from ``kb``) to share.
+        index: an already loaded index (built with the encoders from ``kb``) to share.
         build_index: build the search index when it is missing instead of failing.
         classifier: an intent classifier to use instead of the configured one.
         train_classifier: train the builtin classifier if no saved model matches.
@@ -91,14 +99,20 @@ def build_app(
     catalogue = Catalogue.load()
     kb = kb or KnowledgeBase.load()
     encoder = encoder or build_encoder(settings)
+    if settings.kb.second_encoder == "none":
+        second_encoder = None
+    elif second_encoder is None:
+        second_encoder = build_second_encoder(settings)
     index_dir = settings.resolve(settings.kb.index_dir)
     if index is None:
         index = (
-            HybridIndex.load_or_build(kb, encoder, index_dir)
+            HybridIndex.load_or_build(kb, encoder, index_dir, second=second_encoder)
             if build_index
-            else HybridIndex.load_for(kb, encoder, index_dir)
+            else HybridIndex.load_for(kb, encoder, index_dir, second=second_encoder)
         )
-    retriever = HybridRetriever(index, encoder)
+    retriever = HybridRetriever(
+        index, encoder, second=second_encoder, second_weight=settings.kb.second_weight
+    )
     if classifier is None:
         classifier = build_classifier(settings, encoder, train=train_classifier)
     safety = SafetyNet.load() if LEXICON_PATH.exists() else None

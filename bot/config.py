@@ -47,6 +47,8 @@ class KnowledgeBaseSettings(_Section):
 
     encoder: Literal["e5", "sentence-transformers"] = "e5"
     encoder_model: str = ""
+    second_encoder: Literal["use", "none"] = "use"
+    second_weight: float = Field(default=0.5, gt=0.0, le=2.0)
     index_dir: Path = Path("var/index")
     top_k: int = Field(default=3, ge=1, le=10)
     min_similarity: float = Field(default=0.80, ge=0.0, le=1.0)

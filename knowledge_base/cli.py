@@ -84,12 +84,13 @@ def build(settings: Settings, *, force: bool = False) -> int:
     """Build the index for the current sources unless an identical one exists."""
     from tqdm import tqdm
 
-    from knowledge_base.encoders import make_encoder
+    from knowledge_base.encoders import make_encoder, make_second_encoder
 
     kb = KnowledgeBase.load()
     encoder = make_encoder(settings.kb.encoder, settings.kb.encoder_model)
+    second = make_second_encoder(settings.kb.second_encoder)
     index_dir = settings.resolve(settings.kb.index_dir)
-    target = index_dir / index_key(kb, encoder)
+    target = index_dir / index_key(kb, encoder, second)
     if (target / "manifest.json").exists() and not force:
         print(f"index up to date: {target}")  # noqa: T201
         return 0
@@ -98,6 +99,6 @@ def build(settings: Settings, *, force: bool = False) -> int:
         def progress(done: int, _total: int) -> None:
             bar.update(done - bar.n)
 
-        path = HybridIndex.build(kb, encoder, index_dir, progress=progress)
+        path = HybridIndex.build(kb, encoder, index_dir, progress=progress, second=second)
     print(f"index built: {path} ({len(kb.documents)} documents)")  # noqa: T201
     return 0

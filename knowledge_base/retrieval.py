@@ -1,16 +1,18 @@
-"""Hybrid retrieval: dense and BM25 rankings fused by reciprocal rank, filtered by
-jurisdiction, grouped so one card or article appears once, with cards preferred."""
+"""Hybrid retrieval: dense and BM25 rankings (and a second encoder's, when there is one) fused
+by reciprocal rank, filtered by jurisdiction, grouped so one card or article appears once,
+with cards preferred."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from knowledge_base.encoders import Encoder
+from knowledge_base.errors import IndexMissingError
 from knowledge_base.index import HybridIndex
 from knowledge_base.synonyms import SynonymTable, default_synonyms
 
@@ -67,7 +69,7 @@ class Retriever(Protocol):
 
 
 class HybridRetriever:
-    """The default :class:`Retriever`: e5 + faiss and BM25, fused.
+    """The default :class:`Retriever`: e5 + faiss and BM25, and USE + faiss, fused.
 
     Args:
         index: the loaded hybrid index.
@@ -89,10 +91,17 @@ class HybridRetriever:
             by itself). The question is embedded alone — the same encoding the intent
             classifier has just made, taken from the encoder's cache — and the terms apart
             (few combinations, so usually cached too).
+        second: a second encoder of another family (USE), whose embeddings ``index`` holds;
+            its ranking of the question alone joins the fusion, for the question languages
+            in its ``languages`` attribute when it has one (for the others its ranking would
+            be noise). None: two rankings.
+        second_weight: the weight of the second ranking in the fusion (the first two weigh
+            1): enough to lift an answer both encoders rank fairly high, not to overrule them.
 
     Raises:
-        ValueError: for non-positive ``candidates`` or ``card_weight``, or a
-            ``repeat_penalty`` outside (0, 1].
+        ValueError: for non-positive ``candidates``, ``card_weight`` or ``second_weight``,
+            or a ``repeat_penalty`` outside (0, 1].
+        IndexMissingError: ``second`` is not the encoder whose embeddings ``index`` holds.
     """
 
     def __init__(
@@ -106,6 +115,8 @@ class HybridRetriever:
         expansion_weight: float = 0.5,
         expand_dense: bool = True,
         repeat_penalty: float = 0.5,
+        second: Encoder | None = None,
+        second_weight: float = 0.5,
     ) -> None:
         if candidates <= 0:
             raise ValueError(f"candidates must be greater than 0, got {candidates}")
@@ -113,6 +124,13 @@ class HybridRetriever:
             raise ValueError(f"card_weight must be greater than 0, got {card_weight}")
         if not 0 < repeat_penalty <= 1:
             raise ValueError(f"repeat_penalty must be in (0, 1], got {repeat_penalty}")
+        if second_weight <= 0:
+            raise ValueError(f"second_weight must be greater than 0, got {second_weight}")
+        if second is not None and index.second_encoder != second.name:
+            raise IndexMissingError(
+                f"the index holds {index.second_encoder or 'no'} second embeddings, not "
+                f"{second.name}'s: run `workright kb build`"
+            )
         self.index = index
         self.encoder = encoder
         self.candidates = candidates
@@ -122,6 +140,10 @@ class HybridRetriever:
         self.expansion_weight = expansion_weight
         self.expand_dense = expand_dense
         self.repeat_penalty = repeat_penalty
+        self.second = second
+        self.second_weight = second_weight
+        languages: Collection[str] | None = getattr(second, "languages", None)
+        self.second_languages = None if languages is None else frozenset(languages)
 
     def search(self, query: str, lang: str, jurisdiction: str | None, k: int = 3) -> list[Hit]:
         """See :class:`Retriever`.
@@ -137,10 +159,7 @@ class HybridRetriever:
         allowed = _allowed_jurisdictions(jurisdiction)
         terms = self.synonyms.expand(query, lang)
         vector = self._query_vector(query, terms)
-        ranked_dense = [
-            (i, s) for i, s in self.index.dense_search(vector, len(docs))
-            if allowed is None or docs[i].jurisdiction in allowed
-        ]
+        ranked_dense = self._by_similarity(vector, allowed, second=False)
         dense = ranked_dense[: self.candidates]
         # A card's similarity is that of its best language, even when that document did not
         # make the candidate list (the card came in through BM25 or its other language).
@@ -158,10 +177,18 @@ class HybridRetriever:
             if sparse_all[i] > 0 and (allowed is None or docs[int(i)].jurisdiction in allowed)
         ][: self.candidates]
 
+        rankings = [(1.0, dense), (1.0, sparse)]
+        if self.second is not None and (
+            self.second_languages is None or lang in self.second_languages
+        ):
+            second_vector = self.second.encode_queries([query])[0]
+            ranked_second = self._by_similarity(second_vector, allowed, second=True)
+            rankings.append((self.second_weight, ranked_second[: self.candidates]))
+
         fused: dict[int, float] = {}
-        for ranking in (dense, sparse):
+        for weight, ranking in rankings:
             for rank, (i, _score) in enumerate(ranking):
-                fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+                fused[i] = fused.get(i, 0.0) + weight / (RRF_K + rank + 1)
         lexical = dict(sparse)
 
         best: dict[str, Hit] = {}
@@ -183,6 +210,16 @@ class HybridRetriever:
         first = _diversify(ranked[:DIVERSITY_DEPTH], self.repeat_penalty)
         return _local_first([*first, *ranked[DIVERSITY_DEPTH:k]][:k], jurisdiction)
 
+
+    def _by_similarity(
+        self, vector: NDArray[np.float32], allowed: set[str] | None, *, second: bool
+    ) -> list[tuple[int, float]]:
+        """Every document of an ``allowed`` jurisdiction (None: all), most similar first."""
+        docs = self.index.documents
+        return [
+            (i, s) for i, s in self.index.dense_search(vector, len(docs), second=second)
+            if allowed is None or docs[i].jurisdiction in allowed
+        ]
 
     def dense_texts(self, query: str, lang: str) -> list[str]:
         """The texts embedded for ``query``: the question, then its legal terms when

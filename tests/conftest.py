@@ -18,7 +18,7 @@ import pytest
 from bot.app import App, build_app
 from bot.config import DatabaseSettings, PrivacySettings, Secrets, Settings
 from knowledge_base.corpus import KnowledgeBase
-from knowledge_base.encoders import E5Encoder, Encoder
+from knowledge_base.encoders import E5Encoder, Encoder, USEEncoder
 from knowledge_base.index import HybridIndex
 
 #: The database fixtures of the grievance and flow tests (each folder brings its own ``db_url``).
@@ -59,15 +59,22 @@ def encoder() -> Encoder:
 
 
 @pytest.fixture(scope="session")
+def second_encoder() -> USEEncoder:
+    """The real bundled USE encoder (the retriever's second ranking), loaded once."""
+    return USEEncoder()
+
+
+@pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:
     """The real knowledge base (statutes and cards)."""
     return KnowledgeBase.load()
 
 
 @pytest.fixture(scope="session")
-def index(kb: KnowledgeBase, encoder: Encoder) -> HybridIndex:
-    """The real index, shared with `make run` (built once per content hash)."""
-    return HybridIndex.load_or_build(kb, encoder, INDEX_DIR)
+def index(kb: KnowledgeBase, encoder: Encoder, second_encoder: USEEncoder) -> HybridIndex:
+    """The real index with both encoders' embeddings, shared with `make run` (built once per
+    content hash)."""
+    return HybridIndex.load_or_build(kb, encoder, INDEX_DIR, second=second_encoder)
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -84,7 +91,8 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 @pytest.fixture()
 def make_app(
-    tmp_path: Path, encoder: Encoder, kb: KnowledgeBase, index: HybridIndex
+    tmp_path: Path, encoder: Encoder, second_encoder: USEEncoder, kb: KnowledgeBase,
+    index: HybridIndex,
 ) -> Iterator[Callable[..., App]]:
     """Build Apps on a fresh SQLite file, sharing the session's encoder, sources and index."""
     apps: list[App] = []
@@ -92,6 +100,7 @@ def make_app(
     def factory(settings: Settings | None = None, **kwargs: Any) -> App:
         kwargs.setdefault("kb", kb)
         kwargs.setdefault("index", index)
+        kwargs.setdefault("second_encoder", second_encoder)
         app = build_app(settings or make_settings(tmp_path), encoder=encoder, **kwargs)
         apps.append(app)
         return app

@@ -1,6 +1,7 @@
 """The Assistant end to end on real parts: SQLite file, e5, the built index."""
 
 from bot.messages import Message
+from tests.conftest import make_settings
 
 
 def ask(app, text, user="worker-1", message_id=None, channel="web"):
@@ -24,6 +25,18 @@ def test_no_written_contract_is_answered_with_lcl_82_or_10(app):
     answer = next(r for r in replies if r.citations)
     assert "劳动合同法" in answer.citations[0].title
     assert any(b.value.startswith("law:") for b in answer.buttons)
+
+
+def test_without_the_second_encoder_the_same_question_is_still_answered(make_app, tmp_path):
+    settings = make_settings(tmp_path)
+    settings.kb.second_encoder = "none"
+    app = make_app(settings)
+    assert app.assistant.retriever.second is None
+    ask(app, "/start")
+    ask(app, "country:CN")
+    replies = ask(app, "公司不和我签劳动合同怎么办")
+    cited = {c.key for r in replies for c in r.citations}
+    assert cited & {"CN-LCL:82", "CN-LCL:10"}, [r.text for r in replies]
 
 
 def test_show_the_law_and_more_results(app):

@@ -3,7 +3,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from knowledge_base.encoders import canonical_text, make_encoder
+from knowledge_base.encoders import canonical_text, make_encoder, make_second_encoder
 
 TEXTS = ["公司不和我签劳动合同怎么办", "How is overtime paid?", "Công ty không trả lương",
          "老板扣了我的身份证", "", "😀" * 3]
@@ -79,3 +79,34 @@ def test_one_message_is_encoded_once(encoder, monkeypatch):
     again = encoder.encode_queries(["工资 拖了三个月 ,怎么办"])
     assert len(calls) == 1
     np.testing.assert_array_equal(first, again)
+
+
+def test_use_vectors_are_normalised_even_for_empty_and_odd_texts(second_encoder):
+    vectors = second_encoder.encode_queries([*TEXTS, "\x00\x01", "工" * 5000])
+    assert vectors.shape == (len(TEXTS) + 2, second_encoder.dim)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-3)
+    passages = second_encoder.encode_passages(TEXTS)
+    np.testing.assert_allclose(passages, vectors[: len(TEXTS)], atol=1e-5)  # batches differ
+    assert second_encoder.encode_queries([]).shape == (0, second_encoder.dim)
+
+
+def test_use_reads_chinese_meaning(second_encoder):
+    q = second_encoder.encode_queries(["老板拖欠工资三个月了"])[0]
+    p = second_encoder.encode_passages(
+        ["用人单位拖欠劳动报酬的，劳动者可以依法投诉", "香蕉是一种水果"]
+    )
+    assert p[0] @ q > p[1] @ q
+
+
+def test_use_is_safe_to_share_between_threads(second_encoder):
+    serial = [second_encoder.encode_queries([t])[0] for t in TEXTS * 4]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        parallel = list(pool.map(lambda t: second_encoder.encode_queries([t])[0], TEXTS * 4))
+    for a, b in zip(serial, parallel, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_second_encoder_by_name():
+    assert make_second_encoder("none") is None
+    with pytest.raises(ValueError, match="expected one of"):
+        make_second_encoder("labse")

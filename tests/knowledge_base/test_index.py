@@ -64,6 +64,25 @@ def test_build_load_round_trip_and_corruption(tmp_path, kb):
         HybridIndex.load_for(kb, encoder, tmp_path)
 
 
+def test_a_second_encoders_embeddings_are_kept_apart(tmp_path, kb):
+    encoder, second = RandomEncoder(), RandomEncoder(seed=1)
+    second.name, second.dim = "random-second", 16
+    path = HybridIndex.build(kb, encoder, tmp_path, second=second)
+    assert path.name != HybridIndex.build(kb, encoder, tmp_path).name  # keyed by both
+    loaded = HybridIndex.load_for(kb, encoder, tmp_path, second=second)
+    assert loaded.second_encoder == "random-second"
+    query = second.encode_queries(["x"])[0]
+    assert len(loaded.dense_search(query, 5, second=True)) == 5
+    without = HybridIndex.load_for(kb, encoder, tmp_path)
+    assert without.second_encoder is None
+    with pytest.raises(IndexMissingError, match="no second encoder"):
+        without.dense_search(query, 5, second=True)
+
+    (path / "second.faiss").unlink()
+    with pytest.raises(IndexMissingError, match="corrupt"):
+        HybridIndex.load(path)
+
+
 def test_incomplete_index_is_refused(tmp_path, kb):
     path = HybridIndex.build(kb, RandomEncoder(), tmp_path)
     manifest = json.loads((path / "manifest.json").read_text())

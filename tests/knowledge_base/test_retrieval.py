@@ -2,12 +2,14 @@ import random
 
 import pytest
 
+from knowledge_base.errors import IndexMissingError
 from knowledge_base.retrieval import Hit, HybridRetriever, _diversify, _local_first, recall_hit
 
 
 @pytest.fixture(scope="module")
-def retriever(index, encoder):
-    return HybridRetriever(index, encoder)
+def retriever(index, encoder, second_encoder):
+    """The retriever as the app builds it: e5, BM25 and USE."""
+    return HybridRetriever(index, encoder, second=second_encoder)
 
 
 def test_no_written_contract_finds_lcl_82_or_10(retriever):
@@ -108,3 +110,27 @@ def test_the_first_hits_do_not_depend_on_how_many_are_asked_for(retriever):
 def test_repeat_penalty_out_of_range_is_refused(index, encoder, penalty):
     with pytest.raises(ValueError, match="repeat_penalty must be in"):
         HybridRetriever(index, encoder, repeat_penalty=penalty)
+
+
+@pytest.mark.parametrize("weight", [0.0, -1.0])
+def test_second_weight_must_be_positive(index, encoder, second_encoder, weight):
+    with pytest.raises(ValueError, match="second_weight must be greater than 0"):
+        HybridRetriever(index, encoder, second=second_encoder, second_weight=weight)
+
+
+def test_a_second_encoder_the_index_does_not_hold_is_refused(index, encoder):
+    """e5 offered as the second encoder: the index's second embeddings are USE's."""
+    with pytest.raises(IndexMissingError, match="not e5's"):
+        HybridRetriever(index, encoder, second=encoder)
+
+
+def test_the_second_ranking_joins_only_for_languages_it_reads(index, encoder, second_encoder):
+    plain = HybridRetriever(index, encoder)
+    both = HybridRetriever(index, encoder, second=second_encoder)
+    assert "zh" in second_encoder.languages and "vi" not in second_encoder.languages
+    vietnamese = "Công ty giữ chứng minh nhân dân của tôi"
+    assert both.search(vietnamese, "vi", "CN", 10) == plain.search(vietnamese, "vi", "CN", 10)
+    chinese = "公司扣着我的身份证不还"
+    fused, alone = both.search(chinese, "zh", "CN", 10), plain.search(chinese, "zh", "CN", 10)
+    assert [h.score for h in fused] != [h.score for h in alone]
+    assert recall_hit(fused[:3], ["CN-LCL:9", "CN-LCL:84"]) is not None
