@@ -13,20 +13,13 @@ def test_defaults_load_from_the_shipped_config():
 
 def test_a_bad_value_names_the_key_and_the_allowed_values(tmp_path):
     path = tmp_path / "config.yml"
-    path.write_text("nlu:\n  backend: bert\nserver:\n  port: 99999\n")
+    path.write_text("nlu:\n  backend: bert\nserver:\n  port: 99999\n"
+                    "kb:\n  second_encoder: labse\n  second_weight: 0\n")
     with pytest.raises(ConfigError) as info:
         load_settings(path, env={})
     message = str(info.value)
     assert "nlu.backend" in message and "'builtin' or 'rasa'" in message and "bert" in message
     assert "server.port" in message
-
-
-def test_the_second_encoder_is_named_and_weighs_more_than_nothing(tmp_path):
-    path = tmp_path / "config.yml"
-    path.write_text("kb:\n  second_encoder: labse\n  second_weight: 0\n")
-    with pytest.raises(ConfigError) as info:
-        load_settings(path, env={})
-    message = str(info.value)
     assert "kb.second_encoder" in message and "'use' or 'none'" in message
     assert "kb.second_weight" in message
 

@@ -18,8 +18,10 @@ def test_e5_vectors_are_normalised_and_modes_differ(encoder):
     assert encoder.encode_queries([]).shape == (0, encoder.dim)
 
 
-def test_e5_is_safe_to_share_between_threads(encoder):
+@pytest.mark.parametrize("name", ["encoder", "second_encoder"])
+def test_encoders_are_safe_to_share_between_threads(request, name):
     """Concurrent calls give the same vectors as serial ones (calls are serialised)."""
+    encoder = request.getfixturevalue(name)
     serial = [encoder.encode_queries([t])[0] for t in TEXTS * 4]
     with ThreadPoolExecutor(max_workers=8) as pool:
         parallel = list(pool.map(lambda t: encoder.encode_queries([t])[0], TEXTS * 4))
@@ -27,7 +29,9 @@ def test_e5_is_safe_to_share_between_threads(encoder):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_related_texts_are_closer_than_unrelated(encoder):
+@pytest.mark.parametrize("name", ["encoder", "second_encoder"])
+def test_related_texts_are_closer_than_unrelated(request, name):
+    encoder = request.getfixturevalue(name)
     q = encoder.encode_queries(["没有签劳动合同"])[0]
     p = encoder.encode_passages(
         ["用人单位未与劳动者订立书面劳动合同的，应当向劳动者每月支付二倍的工资", "香蕉是一种水果"]
@@ -88,22 +92,6 @@ def test_use_vectors_are_normalised_even_for_empty_and_odd_texts(second_encoder)
     passages = second_encoder.encode_passages(TEXTS)
     np.testing.assert_allclose(passages, vectors[: len(TEXTS)], atol=1e-5)  # batches differ
     assert second_encoder.encode_queries([]).shape == (0, second_encoder.dim)
-
-
-def test_use_reads_chinese_meaning(second_encoder):
-    q = second_encoder.encode_queries(["老板拖欠工资三个月了"])[0]
-    p = second_encoder.encode_passages(
-        ["用人单位拖欠劳动报酬的，劳动者可以依法投诉", "香蕉是一种水果"]
-    )
-    assert p[0] @ q > p[1] @ q
-
-
-def test_use_is_safe_to_share_between_threads(second_encoder):
-    serial = [second_encoder.encode_queries([t])[0] for t in TEXTS * 4]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        parallel = list(pool.map(lambda t: second_encoder.encode_queries([t])[0], TEXTS * 4))
-    for a, b in zip(serial, parallel, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_second_encoder_by_name():
