@@ -94,7 +94,7 @@ def make_app(
     tmp_path: Path, encoder: Encoder, second_encoder: USEEncoder, kb: KnowledgeBase,
     index: HybridIndex,
 ) -> Iterator[Callable[..., App]]:
-    """Build Apps on a fresh SQLite file, sharing the session's encoder, sources and index."""
+    """Build Apps on a fresh SQLite file, sharing the session's encoders, sources and index."""
     apps: list[App] = []
 
     def factory(settings: Settings | None = None, **kwargs: Any) -> App:
