@@ -58,11 +58,6 @@ def build_encoder(settings: Settings) -> Encoder:
     return make_encoder(settings.kb.encoder, settings.kb.encoder_model)
 
 
-def build_second_encoder(settings: Settings) -> USEEncoder | None:
-    """The configured second encoder for retrieval, or None (loaded once per process)."""
-    return make_second_encoder(settings.kb.second_encoder)
-
-
 def build_app(
     settings: Settings,
     *,
@@ -102,7 +97,7 @@ def build_app(
     if settings.kb.second_encoder == "none":
         second_encoder = None
     elif second_encoder is None:
-        second_encoder = build_second_encoder(settings)
+        second_encoder = make_second_encoder(settings.kb.second_encoder)
     index_dir = settings.resolve(settings.kb.index_dir)
     if index is None:
         index = (

@@ -249,14 +249,14 @@ def make_encoder(backend: str, model: str = "", num_threads: int | None = None) 
     raise ValueError(f"unknown encoder backend {backend!r}; expected one of {ENCODER_BACKENDS}")
 
 
-def make_second_encoder(name: str, num_threads: int = 1) -> USEEncoder | None:
+def make_second_encoder(name: str) -> USEEncoder | None:
     """Build the configured second encoder (None for ``none``).
 
     Raises:
         ValueError: for an unknown name, listing the known ones.
     """
     if name == "use":
-        return USEEncoder(num_threads=num_threads)
+        return USEEncoder()
     if name == "none":
         return None
     raise ValueError(f"unknown second encoder {name!r}; expected one of {SECOND_ENCODERS}")
