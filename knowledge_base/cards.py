@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from knowledge_base.instruments import CARD_LANGUAGES, INSTRUMENTS, parse_key
 from knowledge_base.statutes import SOURCES_DIR, StatutePassage
+from knowledge_base.tokenize import normalize
 
 CARDS_DIR = SOURCES_DIR / "cards"
 MAX_TEXT = 600
@@ -52,6 +53,11 @@ class Card(BaseModel):
     writers and reviewers, and a reachability test (tests/knowledge_base). Not indexed:
     measured, these written questions pulled real workers' messages to the wrong card by
     their incidental details (see the #3 issue note)."""
+    overview: dict[str, list[str]] = Field(default_factory=dict)
+    """For a card that lays out what to do about one common problem: per language, phrases
+    that name the problem (不发工资, no contract). A question made of one of them and words
+    any question has (老板, 怎么办 …) gets this card first: see
+    :mod:`knowledge_base.overviews`. Not indexed."""
 
     @field_validator("cites")
     @classmethod
@@ -113,6 +119,7 @@ def check_cards(
     problems: list[str] = []
     seen: dict[str, str] = {}
     asked: dict[str, str] = {}
+    overviews: dict[tuple[str, str], str] = {}
     for source in cards:
         card = source.card
         label = f"{source.path.name} #{source.index} ({card.id})"
@@ -143,6 +150,25 @@ def check_cards(
             if not card.actions.get(lang):
                 problems.append(f"{label}: actions missing in {lang}")
         problems += _check_questions(card, label, asked)
+        problems += _check_overview(card, label, overviews)
+    return problems
+
+
+def _check_overview(card: Card, label: str, claimed: dict[tuple[str, str], str]) -> list[str]:
+    """Problems in a card's overview phrases; ``claimed`` maps each (language, phrase) seen
+    so far to its card, so a phrase naming two cards' problems is reported."""
+    problems: list[str] = []
+    for lang, phrases in card.overview.items():
+        if lang not in CARD_LANGUAGES:
+            problems.append(f"{label}: overview phrases in unknown language {lang!r}")
+        for phrase in phrases:
+            text = normalize(phrase)
+            if not text:
+                problems.append(f"{label}: an empty overview phrase in {lang}")
+            elif claimed.setdefault((lang, text), card.id) != card.id:
+                problems.append(
+                    f"{label}: overview phrase {phrase!r} also names {claimed[(lang, text)]}"
+                )
     return problems
 
 

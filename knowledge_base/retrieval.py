@@ -1,6 +1,6 @@
 """Hybrid retrieval: dense and BM25 rankings (and a second encoder's, when there is one) fused
 by reciprocal rank, filtered by jurisdiction, grouped so one card or article appears once,
-with cards preferred."""
+with cards preferred, and an overview card first for a question that only names its problem."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import numpy as np
 from knowledge_base.encoders import Encoder
 from knowledge_base.errors import IndexMissingError
 from knowledge_base.index import HybridIndex
+from knowledge_base.overviews import OverviewTable
 from knowledge_base.synonyms import SynonymTable, default_synonyms
 
 if TYPE_CHECKING:
@@ -97,6 +98,9 @@ class HybridRetriever:
             be noise). None: two rankings.
         second_weight: the weight of the second ranking in the fusion (the first two weigh
             1): enough to lift an answer both encoders rank fairly high, not to overrule them.
+        overviews: overview cards: a question that only names a common problem gets the card
+            on what to do about it first (:mod:`knowledge_base.overviews`), whatever its
+            score; it keeps its score, so that hit alone may be out of score order. None: none.
 
     Raises:
         ValueError: for non-positive ``candidates``, ``card_weight`` or ``second_weight``,
@@ -117,6 +121,7 @@ class HybridRetriever:
         repeat_penalty: float = 0.5,
         second: Encoder | None = None,
         second_weight: float = 0.5,
+        overviews: OverviewTable | None = None,
     ) -> None:
         if candidates <= 0:
             raise ValueError(f"candidates must be greater than 0, got {candidates}")
@@ -144,6 +149,7 @@ class HybridRetriever:
         self.second_weight = second_weight
         languages: Collection[str] | None = getattr(second, "languages", None)
         self.second_languages = None if languages is None else frozenset(languages)
+        self.overviews = overviews
 
     def search(self, query: str, lang: str, jurisdiction: str | None, k: int = 3) -> list[Hit]:
         """See :class:`Retriever`.
@@ -208,7 +214,11 @@ class HybridRetriever:
                 best[doc.ref] = dataclasses.replace(current, lexical=lex)
         ranked = sorted(best.values(), key=lambda h: (-h.score, h.ref))
         first = _diversify(ranked[:DIVERSITY_DEPTH], self.repeat_penalty)
-        return _local_first([*first, *ranked[DIVERSITY_DEPTH:k]][:k], jurisdiction)
+        hits = _local_first([*first, *ranked[DIVERSITY_DEPTH:k]][:k], jurisdiction)
+        overview = best.get(self.overviews.match(query, lang) or "") if self.overviews else None
+        if overview is None:
+            return hits
+        return [overview, *(hit for hit in hits if hit.ref != overview.ref)][:k]
 
 
     def _by_similarity(

@@ -89,3 +89,15 @@ def test_example_questions_are_checked(tmp_path):
     assert "questions in unknown language 'fr'" in joined
     assert "an empty question in en" in joined
     assert "a question in en is 201 characters (max 200)" in joined
+
+
+def test_overview_phrases_are_checked(tmp_path):
+    overview = {**GOOD, "overview": {"zh": ["没签合同"], "en": ["no contract"]}}
+    assert _check(tmp_path, [overview]) == []
+    twice = {**GOOD, "id": "other", "overview": {"zh": ["没签合同"], "en": ["No  Contract"]}}
+    odd = {**GOOD, "id": "odd", "overview": {"fr": ["pas de contrat"], "en": [" "]}}
+    joined = "\n".join(_check(tmp_path, [overview, twice, odd]))
+    assert "overview phrase '没签合同' also names cn-lcl-82-test" in joined
+    assert "overview phrase 'No  Contract' also names cn-lcl-82-test" in joined
+    assert "overview phrases in unknown language 'fr'" in joined
+    assert "an empty overview phrase in en" in joined

@@ -3,13 +3,15 @@ import random
 import pytest
 
 from knowledge_base.errors import IndexMissingError
+from knowledge_base.overviews import OverviewTable
 from knowledge_base.retrieval import Hit, HybridRetriever, _diversify, _local_first, recall_hit
 
 
 @pytest.fixture(scope="module")
-def retriever(index, encoder, second_encoder):
-    """The retriever as the app builds it: e5, BM25 and USE."""
-    return HybridRetriever(index, encoder, second=second_encoder)
+def retriever(index, encoder, second_encoder, kb):
+    """The retriever as the app builds it: e5, BM25 and USE, and the overview cards."""
+    overviews = OverviewTable.from_cards(kb.cards.values())
+    return HybridRetriever(index, encoder, second=second_encoder, overviews=overviews)
 
 
 def test_no_written_contract_finds_lcl_82_or_10(retriever):
@@ -98,8 +100,8 @@ def test_diversify_never_loses_an_article_from_the_first_n():
             assert {c for h in reordered[:n] for c in h.cites} >= before
 
 
-def test_the_first_hits_do_not_depend_on_how_many_are_asked_for(retriever):
-    question = "公司辞退我不给补偿怎么办"
+@pytest.mark.parametrize("question", ["公司辞退我不给补偿怎么办", "老板不发工资怎么办"])
+def test_the_first_hits_do_not_depend_on_how_many_are_asked_for(retriever, question):
     many = retriever.search(question, "zh", "CN", 25)
     assert [h.ref for h in retriever.search(question, "zh", "CN", 3)] == [h.ref for h in many[:3]]
     assert [h.ref for h in retriever.search(question, "zh", "CN", 10)] == [
@@ -134,3 +136,27 @@ def test_the_second_ranking_joins_only_for_languages_it_reads(index, encoder, se
     fused, alone = both.search(chinese, "zh", "CN", 10), plain.search(chinese, "zh", "CN", 10)
     assert [h.score for h in fused] != [h.score for h in alone]
     assert recall_hit(fused[:3], ["CN-LCL:9", "CN-LCL:84"]) is not None
+
+
+@pytest.mark.parametrize(("question", "lang", "card"), [
+    ("老板不发工资怎么办", "zh", "cn-lcl-77-unpaid-wages-what-to-do"),
+    ("公司不交社保怎么办", "zh", "cn-sil-83-where-to-complain"),
+    ("I got hurt at work, what should I do?", "en", "cn-wiir-4-first-steps-after-injury"),
+])
+def test_a_question_that_only_names_a_problem_gets_its_overview_card_first(
+    retriever, question, lang, card
+):
+    hits = retriever.search(question, lang, "CN", 3)
+    assert hits[0].ref == card and len({h.ref for h in hits}) == 3
+    assert retriever.search(question, lang, "CN", 1)[0].ref == card
+
+
+def test_a_question_that_says_more_keeps_its_own_ranking(retriever, index, encoder, second_encoder):
+    plain = HybridRetriever(index, encoder, second=second_encoder)
+    question = "老板打了白条，工资一直不发"
+    assert retriever.search(question, "zh", "CN", 5) == plain.search(question, "zh", "CN", 5)
+
+
+def test_an_overview_card_outside_the_jurisdiction_is_not_put_first(retriever):
+    for hit in retriever.search("老板不发工资怎么办", "zh", "INTL", 5):
+        assert hit.jurisdiction == "INTL"
