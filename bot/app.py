@@ -21,6 +21,7 @@ from grievance.stats import QuestionStats
 from knowledge_base.corpus import KnowledgeBase
 from knowledge_base.encoders import Encoder, USEEncoder, make_encoder, make_second_encoder
 from knowledge_base.index import HybridIndex
+from knowledge_base.overviews import OverviewTable
 from knowledge_base.retrieval import HybridRetriever
 from nlu.langid import detect_language
 from nlu.safety import LEXICON_PATH, SafetyNet
@@ -106,7 +107,8 @@ def build_app(
             else HybridIndex.load_for(kb, encoder, index_dir, second=second_encoder)
         )
     retriever = HybridRetriever(
-        index, encoder, second=second_encoder, second_weight=settings.kb.second_weight
+        index, encoder, second=second_encoder, second_weight=settings.kb.second_weight,
+        overviews=OverviewTable.from_cards(kb.cards.values()),
     )
     if classifier is None:
         classifier = build_classifier(settings, encoder, train=train_classifier)

@@ -27,6 +27,15 @@ def test_no_written_contract_is_answered_with_lcl_82_or_10(app):
     assert any(b.value.startswith("law:") for b in answer.buttons)
 
 
+def test_the_commonest_question_is_answered_with_every_route_first(app):
+    ask(app, "/start")
+    ask(app, "country:CN")
+    replies = ask(app, "老板不发工资怎么办")
+    answer = next(r for r in replies if r.citations)
+    assert "几条路" in answer.text and "CN-LCL:77" in {c.key for c in answer.citations}
+    assert any(b.value == "more" for b in answer.buttons)
+
+
 def test_without_the_second_encoder_the_same_question_is_still_answered(make_app, tmp_path):
     settings = make_settings(tmp_path)
     settings.kb.second_encoder = "none"

@@ -36,7 +36,9 @@ situations, not a point of recall. Measured at the time of writing (Recall@3, wi
 encoder; without it in brackets): probe 0.97 zh (0.96), 1.00 en (1.00); hard 0.94 (0.93),
 0.85 (0.85); blind 0.96 (0.95), 0.98 (0.80); consultations 0.98 (0.97); fresh 0.98 (0.96),
 0.97 (0.87); real 0.89 (0.88); card questions 0.93 (0.94), 0.88 (0.89); head questions with
-a suitable card in the top 3: 1.00 zh, 1.00 en (first place: 0.89, 0.80), either way.
+a suitable card in the top 3: 1.00 zh, 1.00 en, either way; first place 0.91 zh, 0.93 en
+with the overview cards (0.89, 0.80 without: the narrow card on a court payment order came
+before the one listing every route for 老板不发工资怎么办).
 
 These sets are written, not collected, and the label-first ones over-predict: the development
 set's questions, labelled by hand, score lower (Chinese Recall@3 0.80) even where the style is
@@ -56,6 +58,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from knowledge_base.overviews import OverviewTable
 from knowledge_base.retrieval import HybridRetriever, recall_hit
 from knowledge_base.synonyms import SynonymTable
 
@@ -144,7 +147,8 @@ def test_every_card_has_example_questions_in_both_languages(kb):
 @pytest.mark.parametrize("name", [*PROBES, "cards"])
 def test_recall_at_3(index, probe_encoder, second_encoder, kb, name):
     rows = _card_rows(kb) if name == "cards" else _rows(name)
-    retriever = HybridRetriever(index, probe_encoder, second=second_encoder)
+    overviews = OverviewTable.from_cards(kb.cards.values())
+    retriever = HybridRetriever(index, probe_encoder, second=second_encoder, overviews=overviews)
     for (file, lang), floor in FLOORS.items():
         if file == name:
             subset = [r for r in rows if r["lang"] == lang]
@@ -165,15 +169,18 @@ def test_head_questions_name_real_cards(kb):
 
 
 @pytest.mark.slow
-def test_head_questions_get_a_suitable_card_in_the_top_3(index, encoder, second_encoder):
-    retriever = HybridRetriever(index, encoder, second=second_encoder)
+def test_head_questions_get_a_suitable_card_first_or_in_the_top_3(
+    index, encoder, second_encoder, kb
+):
+    overviews = OverviewTable.from_cards(kb.cards.values())
+    retriever = HybridRetriever(index, encoder, second=second_encoder, overviews=overviews)
     for lang, floor in (("zh", 0.9), ("en", 0.85)):
         rows = [r for r in _head_rows() if r["lang"] == lang]
-        found = sum(
-            any(h.ref in row["first"] for h in retriever.search(row["question"], lang, "CN", 3))
-            for row in rows
-        )
-        assert found / len(rows) >= floor, lang
+        found = [(r["first"], retriever.search(r["question"], lang, "CN", 3)) for r in rows]
+        in_top_3 = sum(any(h.ref in suitable for h in hits) for suitable, hits in found)
+        first = sum(hits[0].ref in suitable for suitable, hits in found)
+        assert in_top_3 / len(rows) >= floor, lang
+        assert first / len(rows) >= 0.85, lang
 
 
 @pytest.mark.slow
