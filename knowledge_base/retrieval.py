@@ -161,6 +161,7 @@ class HybridRetriever:
             raise ValueError(f"k must be greater than 0, got {k}")
         if not query.strip():
             return []
+        query = self.synonyms.correct(query, lang)  # 社宝 → 社保: search what the worker meant
         docs = self.index.documents
         allowed = _allowed_jurisdictions(jurisdiction)
         terms = self.synonyms.expand(query, lang)
@@ -232,8 +233,10 @@ class HybridRetriever:
         ]
 
     def dense_texts(self, query: str, lang: str) -> list[str]:
-        """The texts embedded for ``query``: the question, then its legal terms when
-        ``expand_dense`` is on and there are any (lets callers batch-encode ahead of time)."""
+        """The texts embedded for ``query``: the question (input slips mended), then its legal
+        terms when ``expand_dense`` is on and there are any (lets callers batch-encode ahead
+        of time)."""
+        query = self.synonyms.correct(query, lang)
         terms = self.synonyms.expand(query, lang)
         return [query, " ".join(terms)] if terms and self.expand_dense else [query]
 

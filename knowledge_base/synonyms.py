@@ -5,6 +5,10 @@ match those on its own, and a small embedding model only partly does. The table 
 ``synonyms.yml`` lists, per language, everyday words and the legal terms they stand for;
 :meth:`SynonymTable.expand` returns the legal terms a question calls for, which the
 retriever adds to its query.
+
+The same file lists slips of pinyin input (社宝 for 社保, 仲才 for 仲裁): what a worker typed
+and the word they meant. :meth:`SynonymTable.correct` mends them first, and the retriever
+searches the mended question, so the entries list only right words.
 """
 
 from __future__ import annotations
@@ -57,10 +61,20 @@ class SynonymTable:
 
     Args:
         entries: the entries of each language.
+        slips: per language, input slips and the words they stand for (社宝 → 社保).
     """
 
-    def __init__(self, entries: dict[str, list[SynonymEntry]]) -> None:
+    def __init__(
+        self, entries: dict[str, list[SynonymEntry]],
+        slips: dict[str, dict[str, str]] | None = None,
+    ) -> None:
         self.entries = entries
+        self.slips = slips or {}
+        # The longest slip first: 算不算工商 is mended before a shorter slip inside it could be.
+        self._slips = {
+            lang: sorted(((normalize(w), r) for w, r in pairs.items()), key=lambda p: -len(p[0]))
+            for lang, pairs in self.slips.items()
+        }
         self._patterns: dict[str, list[tuple[_Matcher, _Matcher | None, SynonymEntry]]] = {}
         for lang, items in entries.items():
             spaced = lang not in _NO_SPACE_LANGS
@@ -83,6 +97,7 @@ class SynonymTable:
             raise KnowledgeBaseError(f"cannot read the synonym table {path}: {exc}") from exc
         if not isinstance(data, dict):
             raise KnowledgeBaseError(f"{path}: expected a mapping of language to entries")
+        slips = _load_slips(path, data.pop("slips", {}))
         entries: dict[str, list[SynonymEntry]] = {}
         for lang, items in data.items():
             if not isinstance(items, list):
@@ -110,15 +125,24 @@ class SynonymTable:
                     tuple(normalize(w) for w in context),
                 ))
             entries[str(lang)] = parsed
-        return cls(entries)
+        return cls(entries, slips)
+
+    def correct(self, query: str, lang: str) -> str:
+        """``query`` with its input slips mended (normalised, like :meth:`expand` reads it),
+        or ``query`` itself when it has none."""
+        text = normalize(query)
+        mended = text
+        for slip, right in self._slips.get(lang, []):
+            mended = mended.replace(slip, right)
+        return query if mended == text else mended
 
     def expand(self, query: str, lang: str) -> list[str]:
         """The legal terms ``query`` calls for, each once, in table order.
 
         Chinese (and other scripts without spaces) matches a word anywhere in the question;
-        other languages match whole words, ignoring case.
+        other languages match whole words, ignoring case. Input slips are mended first.
         """
-        text = normalize(query)
+        text = normalize(self.correct(query, lang))
         terms: list[str] = []
         for words, context, entry in self._patterns.get(lang, []):
             if words(text) and (context is None or context(text)):
@@ -127,6 +151,28 @@ class SynonymTable:
 
 
 _Matcher = Callable[[str], bool]
+
+
+def _load_slips(path: Path, data: Any) -> dict[str, dict[str, str]]:
+    """The ``slips`` section: per language, a mapping of slip to the word meant.
+
+    Raises:
+        KnowledgeBaseError: it is not such a mapping, or a slip is empty or its own word.
+    """
+    if not isinstance(data, dict):
+        raise KnowledgeBaseError(f"{path}: slips: expected a mapping of language to slips")
+    slips: dict[str, dict[str, str]] = {}
+    for lang, pairs in data.items():
+        if not isinstance(pairs, dict) or not all(
+            isinstance(w, str) and isinstance(r, str) and normalize(w) and normalize(w) != r
+            for w, r in pairs.items()
+        ):
+            raise KnowledgeBaseError(
+                f"{path}: slips: {lang}: expected a mapping of slip to the word meant, each "
+                "non-empty and different"
+            )
+        slips[str(lang)] = dict(pairs)
+    return slips
 
 
 def _matcher(words: tuple[str, ...], spaced: bool) -> _Matcher:

@@ -160,3 +160,9 @@ def test_a_question_that_says_more_keeps_its_own_ranking(retriever, index, encod
 def test_an_overview_card_outside_the_jurisdiction_is_not_put_first(retriever):
     for hit in retriever.search("老板不发工资怎么办", "zh", "INTL", 5):
         assert hit.jurisdiction == "INTL"
+
+
+def test_an_input_slip_is_searched_as_the_word_meant(retriever):
+    slipped, meant = "厂里不给买社宝正常吗", "厂里不给买社保正常吗"
+    assert retriever.search(slipped, "zh", "CN", 5) == retriever.search(meant, "zh", "CN", 5)
+    assert retriever.dense_texts(slipped, "zh")[0] == meant

@@ -111,3 +111,38 @@ def test_a_malformed_entry_is_named(tmp_path):
 def test_the_bundled_table_loads_with_entries_for_zh_and_en(table):
     assert len(table.entries["zh"]) >= 50
     assert len(table.entries["en"]) >= 15
+
+
+def test_input_slips_are_mended_before_matching(table):
+    assert table.correct("公司不给交社宝怎么办", "zh") == "公司不给交社保怎么办"
+    assert table.correct("没签和同，还能仲才吗", "zh") == "没签合同,还能仲裁吗"  # normalised
+    assert table.expand("没签和同怎么办", "zh") == table.expand("没签合同怎么办", "zh")
+    assert table.expand("仲才要钱吗", "zh") == table.expand("仲裁要钱吗", "zh")
+
+
+def test_a_slip_is_never_mended_inside_a_right_word(table):
+    for question in ("我和同事一起签了合同", "去工商局投诉老板", "劳动合同的使用期限"):
+        assert table.correct(question, "zh") == question
+    assert table.correct("使用期能定六个月吗", "zh") == "试用期能定六个月吗"
+
+
+def test_a_question_without_slips_comes_back_unchanged(table):
+    for question in ("ＡＢＣ公司拖欠工资", "My boss doesn't pay", ""):
+        assert table.correct(question, "zh") == question
+    assert table.correct("社宝", "en") == "社宝"
+
+
+def test_the_longest_slip_is_mended_first():
+    table = SynonymTable({}, {"zh": {"工商": "工商局", "算工商": "算工伤"}})
+    assert table.correct("这算工商吗", "zh") == "这算工伤吗"
+
+
+@pytest.mark.parametrize("slips", [
+    "slips: [社宝]\n", "slips:\n  zh: [社宝]\n", "slips:\n  zh:\n    社宝: 社宝\n",
+    "slips:\n  zh:\n    \"\": 社保\n", "slips:\n  zh:\n    社宝: 1\n",
+])
+def test_a_malformed_slips_section_is_named(tmp_path, slips):
+    path = tmp_path / "synonyms.yml"
+    path.write_text("zh:\n  - words: [欠薪]\n    legal: [拖欠]\n" + slips, encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="slips"):
+        SynonymTable.load(path)
