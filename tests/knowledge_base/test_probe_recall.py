@@ -36,7 +36,7 @@ situations, not a point of recall. Measured at the time of writing (Recall@3, wi
 encoder; without it in brackets): probe 0.97 zh (0.96), 1.00 en (1.00); hard 0.94 (0.93),
 0.85 (0.85); blind 0.96 (0.95), 0.98 (0.80); consultations 0.98 (0.97); fresh 0.98 (0.96),
 0.97 (0.87); real 0.89 (0.88); card questions 0.93 (0.94), 0.88 (0.89); head questions with
-a suitable card in the top 3: 1.00 zh, 1.00 en, either way; first place 0.91 zh, 0.93 en
+a suitable card in the top 3: 1.00 zh, 1.00 en, either way; first place 0.94 zh, 0.93 en
 with the overview cards (0.89, 0.80 without: the narrow card on a court payment order came
 before the one listing every route for 老板不发工资怎么办).
 

@@ -142,6 +142,8 @@ def test_the_second_ranking_joins_only_for_languages_it_reads(index, encoder, se
     ("老板不发工资怎么办", "zh", "cn-lcl-77-unpaid-wages-what-to-do"),
     ("公司不交社保怎么办", "zh", "cn-sil-83-where-to-complain"),
     ("I got hurt at work, what should I do?", "en", "cn-wiir-4-first-steps-after-injury"),
+    ("被开除了怎么办", "zh", "cn-lcl-87-unlawful-dismissal"),
+    ("工厂不给加班费怎么办", "zh", "cn-ll-44-overtime-pay-rates"),
 ])
 def test_a_question_that_only_names_a_problem_gets_its_overview_card_first(
     retriever, question, lang, card
