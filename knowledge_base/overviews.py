@@ -55,8 +55,8 @@ class OverviewTable:
         for lang, pairs in phrases.items():
             seen: dict[str, str] = {}
             for phrase, card_id in pairs:
-                if _plain(phrase):
-                    seen.setdefault(_plain(phrase), card_id)
+                if normalize(phrase):
+                    seen.setdefault(normalize(phrase), card_id)
             # The longest phrase first: 没有签劳动合同 before 没有合同.
             self._phrases[lang] = sorted(seen.items(), key=lambda p: (-len(p[0]), p[0]))
 
@@ -71,7 +71,7 @@ class OverviewTable:
 
     def match(self, question: str, lang: str) -> str | None:
         """The card whose problem ``question`` names and nothing more, or None."""
-        text = _plain(question)
+        text = normalize(question)
         if not text:
             return None
         extra = QUESTION_WORDS.get(lang, frozenset())
@@ -83,11 +83,6 @@ class OverviewTable:
 
     def __len__(self) -> int:
         return sum(len(pairs) for pairs in self._phrases.values())
-
-
-def _plain(text: str) -> str:
-    """Normalised, with a phone keyboard's curly apostrophe made straight (doesn’t)."""
-    return normalize(text).replace("\u2019", "'")
 
 
 def _without(text: str, phrase: str, lang: str) -> str | None:

@@ -28,9 +28,17 @@ _jieba_lock = threading.Lock()
 _jieba_ready = False
 
 
+#: Apostrophe look-alikes that phone keyboards send instead of ``'`` (NFKC keeps them).
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'",
+                              "`": "'"})
+
+
 def normalize(text: str) -> str:
-    """NFKC (full-width → half-width), lower case, collapsed spaces."""
-    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+    """The form questions, phrases and documents are compared in: width-folded (NFKC: full-width
+    → half-width), case-folded, phone apostrophes made plain (doesn’t → doesn't), spaces
+    collapsed. The safety net's lexicon uses it too."""
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
+    return " ".join(folded.split())
 
 
 def _jieba_cut(text: str) -> list[str]:

@@ -3,12 +3,13 @@ sensitive, never lower it, so one model's blind spot does not drop a report."""
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from knowledge_base.tokenize import normalize
 
 LEXICON_PATH = Path(__file__).resolve().parent / "safety_lexicon.yml"
 
@@ -31,18 +32,6 @@ class SafetyResult:
     def urgent(self) -> bool:
         """True when a phrase means someone may be in danger now."""
         return any(c in URGENT_CATEGORIES for c in self.categories)
-
-
-#: Apostrophe look-alikes that phone keyboards send instead of ``'`` (NFKC keeps them).
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'",
-                              "`": "'"})
-
-
-def normalize(text: str) -> str:
-    """The form phrases and messages are compared in: width-folded (NFKC), case-folded, phone
-    apostrophes made plain, spaces collapsed."""
-    folded = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
-    return " ".join(folded.split())
 
 
 class SafetyNet:

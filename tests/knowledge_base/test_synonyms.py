@@ -74,7 +74,8 @@ def test_english_matches_whole_words_only(table):
 
 
 @pytest.mark.parametrize(
-    "question", ["my boss does not pay my wages", "he doesn't pay us", "no salary for 2 months"]
+    "question", ["my boss does not pay my wages", "he doesn't pay us", "no salary for 2 months",
+                 "he doesn\u2019t pay us"],  # a phone keyboard's apostrophe
 )
 def test_english_unpaid_wages_in_plain_words(table, question):
     assert "wage arrears" in table.expand(question, "en")

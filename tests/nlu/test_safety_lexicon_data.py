@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from nlu.safety import SafetyNet, normalize
+from knowledge_base.tokenize import normalize
+from nlu.safety import SafetyNet
 
 LEXICON = Path(__file__).resolve().parents[2] / "nlu" / "safety_lexicon.yml"
 
