@@ -66,3 +66,6 @@ def test_the_shipped_cards_make_a_table(kb):
     assert len(table) > 0
     assert table.match("老板不发工资怎么办", "zh") == WAGES
     assert table.match("the factory has no contract with me", "en") == CONTRACT
+    # Not the first steps after an accident: a definition, and a beating.
+    assert table.match("什么是工伤", "zh") is None
+    assert table.match("my boss hurt me", "en") is None
