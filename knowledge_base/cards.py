@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from knowledge_base import strict_yaml
 from knowledge_base.instruments import CARD_LANGUAGES, INSTRUMENTS, parse_key
 from knowledge_base.statutes import SOURCES_DIR, StatutePassage
 from knowledge_base.tokenize import normalize
@@ -90,7 +91,7 @@ def load_cards(cards_dir: Path = CARDS_DIR) -> tuple[list[CardSource], list[str]
     problems: list[str] = []
     for path in sorted(cards_dir.glob("*.yml")):
         try:
-            data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data: Any = strict_yaml.load(path.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             problems.append(f"{path.name}: not valid YAML: {exc}")
             continue
