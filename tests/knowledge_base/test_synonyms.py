@@ -147,3 +147,93 @@ def test_a_malformed_slips_section_is_named(tmp_path, slips):
     path.write_text("zh:\n  - words: [欠薪]\n    legal: [拖欠]\n" + slips, encoding="utf-8")
     with pytest.raises(KnowledgeBaseError, match="slips"):
         SynonymTable.load(path)
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "legal"),
+    [
+        ("Công ty nợ lương ba tháng rồi", "vi", "拖欠劳动报酬"),
+        ("cong ty khong tra luong", "vi", "拖欠劳动报酬"),  # typed without tone marks
+        ("Tan ca về bị xe tông, có tính tai nạn lao động không", "vi", "上下班途中"),
+        ("Pabrik tidak bayar uang lembur", "id", "延长工作时间"),
+        ("gajinya belum dibayar", "id", "拖欠劳动报酬"),  # gaji + the enclitic -nya
+        ("KTP saya ditahan pabrik", "id", "居民身份证"),
+        ("তিন মাস বেতন দেয়নি", "bn", "拖欠劳动报酬"),
+        ("মাতৃত্বকালীন ছুটিতে বেতন পাবো?", "bn", "产假"),  # ছুটি with a case ending
+        ("ក្រុមហ៊ុនមិនទាន់បើកប្រាក់ខែបីខែហើយ", "km", "拖欠劳动报酬"),
+        ("သုံးလရှိပြီ လစာမပေးဘူး", "my", "拖欠劳动报酬"),
+    ],
+)
+def test_bridges_lead_other_languages_to_the_chinese_legal_terms(table, question, lang, legal):
+    terms = table.expand(question, lang)
+    assert legal in terms, terms
+
+
+def test_a_bridge_adds_the_chinese_word_then_its_legal_terms():
+    table = SynonymTable(
+        {"zh": [SynonymEntry(("欠工资",), ("拖欠劳动报酬",))]},
+        bridges={"vi": {"欠工资": ["nợ lương"]}},
+    )
+    assert table.expand("Công ty nợ lương", "vi") == ["欠工资", "拖欠劳动报酬"]
+    assert table.expand("Công ty nợ lương", "id") == []
+
+
+def test_bridged_words_match_whole_words_only(table):
+    # tăng ca is overtime; tăng cao ("rise high") is not. An agenda is no agent.
+    assert "加班" not in table.expand("giá tăng cao quá", "vi")
+    assert table.expand("agenda rapat besok", "id") == []
+    # A Bengali word ending in a vowel sign still ends at a word boundary.
+    assert "休息日" in table.expand("ছুটি কত দিন", "bn")
+
+
+def test_two_bridged_words_never_make_a_chinese_gap_word_together():
+    # 欠 and 工资 found apart must not read as 欠~工资 (欠 a few characters before 工资).
+    table = SynonymTable(
+        {"zh": [SynonymEntry(("欠~工资",), ("拖欠劳动报酬",))]},
+        bridges={"vi": {"欠": ["nợ"], "工资": ["lương"]}},
+    )
+    assert table.expand("nợ ngân hàng, lương thấp", "vi") == ["欠", "工资"]
+
+
+@pytest.mark.parametrize("bridges", [
+    "bridges: [vi]\n", "bridges:\n  vi: [nợ lương]\n", "bridges:\n  vi:\n    欠工资: nợ lương\n",
+    "bridges:\n  vi:\n    欠工资: []\n", "bridges:\n  vi:\n    欠工资: ['']\n",
+    "bridges:\n  vi:\n    '': [nợ lương]\n", "bridges:\n  zh:\n    欠工资: [欠薪]\n",
+    "bridges:\n  vi:\n    欠工资: [nợ~]\n",
+])
+def test_a_malformed_bridges_section_is_named(tmp_path, bridges):
+    path = tmp_path / "synonyms.yml"
+    path.write_text("zh:\n  - words: [欠薪]\n    legal: [拖欠]\n" + bridges, encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="bridges"):
+        SynonymTable.load(path)
+
+
+def test_the_bundled_bridges_cover_each_language_a_worker_may_write(table):
+    assert set(table.bridges) == {"vi", "id", "bn", "km", "my"}
+    assert all(len(words) >= 40 for words in table.bridges.values())
+
+
+def test_khmer_and_burmese_words_match_with_or_without_spaces_between(table):
+    # Burmese and Khmer writers put spaces between phrases, or inside them, as they like.
+    assert table.expand("လစာ ဖြတ်တယ်", "my") == table.expand("လစာဖြတ်တယ်", "my")
+    assert "扣工资" in table.expand("កាត់ ប្រាក់ខែ", "km")
+
+
+def test_a_bridged_word_inside_an_unrelated_longer_word_is_left_alone(table):
+    # ဖုန်း is a phone; ဖုန်, dust, is only listed inside longer words for that reason.
+    assert table.bridge("ဖုန်းနဲ့ ဓာတ်ပုံရိုက်ထားတယ်", "my") == []
+
+
+@pytest.mark.parametrize(("question", "lang", "not_meant"), [
+    ("ចង់ដោះស្រាយតាមផ្លូវច្បាប់", "km", "下班路上"),       # by the legal route, not on the road
+    ("អាយុអប្បបរមាប៉ុន្មាន", "km", "最低工资"),             # the minimum age, not the minimum wage
+    ("ថតរូបហើយ ចង់ដាក់ពាក្យសុំឈប់", "km", "投诉"),          # a resignation letter, not a complaint
+    ("Em làm kho, mỗi ngày soạn 200 kiện hàng", "vi", "起诉"),  # parcels, not a lawsuit
+    ("ম্যানেজার খুব হয়রানি করে", "bn", "性骚扰"),             # harassment, not sexual
+    ("এই শব্দের মানে কি", "bn", "粉尘 噪音 化学品"),             # a word, not noise
+    ("၃၀ ရက်အတွင်း ပေးမယ်တဲ့", "my", "时效"),                 # within 30 days, no time limit
+])
+def test_a_bridged_word_with_another_everyday_meaning_is_left_out(
+    table, question, lang, not_meant
+):
+    assert not_meant not in table.bridge(question, lang)
