@@ -15,7 +15,7 @@ from knowledge_base.encoders import Encoder
 from knowledge_base.errors import IndexMissingError
 from knowledge_base.index import HybridIndex
 from knowledge_base.overviews import OverviewTable
-from knowledge_base.synonyms import SynonymTable, default_synonyms
+from knowledge_base.synonyms import BRIDGE_TARGET, SynonymTable, default_synonyms
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -95,7 +95,9 @@ class HybridRetriever:
         second: a second encoder of another family (USE), whose embeddings ``index`` holds;
             its ranking of the question alone joins the fusion, for the question languages
             in its ``languages`` attribute when it has one (for the others its ranking would
-            be noise). None: two rankings.
+            be noise); for a language with bridges (:class:`SynonymTable`), its ranking of
+            the Chinese words the question is bridged to, when there are any. None: two
+            rankings.
         second_weight: the weight of the second ranking in the fusion (the first two weigh
             1): enough to lift an answer both encoders rank fairly high, not to overrule them.
         overviews: overview cards: a question that only names a common problem gets the card
@@ -185,10 +187,9 @@ class HybridRetriever:
         ][: self.candidates]
 
         rankings = [(1.0, dense), (1.0, sparse)]
-        if self.second is not None and (
-            self.second_languages is None or lang in self.second_languages
-        ):
-            second_vector = self.second.encode_queries([query])[0]
+        second_text = self._second_text(query, lang)
+        if self.second is not None and second_text:
+            second_vector = self.second.encode_queries([second_text])[0]
             ranked_second = self._by_similarity(second_vector, allowed, second=True)
             rankings.append((self.second_weight, ranked_second[: self.candidates]))
 
@@ -221,6 +222,16 @@ class HybridRetriever:
             return hits
         return [overview, *(hit for hit in hits if hit.ref != overview.ref)][:k]
 
+
+    def _second_text(self, query: str, lang: str) -> str | None:
+        """What the second encoder reads: the question in a language it reads; for one it
+        does not, the Chinese words the question is bridged to, if it reads those (USE reads
+        no Vietnamese, but 欠工资 加班费 for Công ty nợ lương và tiền tăng ca); else nothing."""
+        if self.second_languages is None or lang in self.second_languages:
+            return query
+        if BRIDGE_TARGET in self.second_languages:
+            return " ".join(self.synonyms.bridge(query, lang)) or None
+        return None
 
     def _by_similarity(
         self, vector: NDArray[np.float32], allowed: set[str] | None, *, second: bool

@@ -130,8 +130,8 @@ def test_the_second_ranking_joins_only_for_languages_it_reads(index, encoder, se
     plain = HybridRetriever(index, encoder)
     both = HybridRetriever(index, encoder, second=second_encoder)
     assert "zh" in second_encoder.languages and "vi" not in second_encoder.languages
-    vietnamese = "Công ty giữ chứng minh nhân dân của tôi"
-    assert both.search(vietnamese, "vi", "CN", 10) == plain.search(vietnamese, "vi", "CN", 10)
+    khmer = "សួស្តី អរគុណច្រើន"  # no bridged word: nothing the second encoder can read
+    assert both.search(khmer, "km", "CN", 10) == plain.search(khmer, "km", "CN", 10)
     chinese = "公司扣着我的身份证不还"
     fused, alone = both.search(chinese, "zh", "CN", 10), plain.search(chinese, "zh", "CN", 10)
     assert [h.score for h in fused] != [h.score for h in alone]
@@ -168,3 +168,30 @@ def test_an_input_slip_is_searched_as_the_word_meant(retriever):
     slipped, meant = "厂里不给买社宝正常吗", "厂里不给买社保正常吗"
     assert retriever.search(slipped, "zh", "CN", 5) == retriever.search(meant, "zh", "CN", 5)
     assert retriever.dense_texts(slipped, "zh")[0] == meant
+
+
+def test_a_language_the_second_encoder_cannot_read_is_read_through_its_bridges(
+    retriever, index, encoder
+):
+    # USE reads no Vietnamese, but it reads 扣押身份证 身份证 ..., the words the question is
+    # bridged to; the fused ranking then finds the article on withheld ID cards.
+    vietnamese = "Công ty giữ chứng minh nhân dân của tôi không trả"
+    assert "身份证" in retriever.synonyms.bridge(vietnamese, "vi")
+    hits = retriever.search(vietnamese, "vi", "CN", 3)
+    plain = HybridRetriever(index, encoder).search(vietnamese, "vi", "CN", 3)
+    assert [h.score for h in hits] != [h.score for h in plain]
+    assert recall_hit(hits, ["CN-LCL:9", "CN-LCL:84"]) is not None, [h.ref for h in hits]
+    assert hits[0].lexical > 0  # shares words with the answer: the confidence rule can pass
+
+
+@pytest.mark.parametrize(("question", "lang", "keys"), [
+    ("Ông chủ nợ lương ba tháng rồi, phải làm sao?", "vi", ["CN-LCL:30", "CN-LCL:77",
+                                                          "CN-LL:50", "CN-LCL:85"]),
+    ("Cuti melahirkan berapa hari?", "id", ["CN-FEMALE:7"]),
+    ("আমি গর্ভবতী, কোম্পানি আমাকে ছাঁটাই করতে চায়", "bn", ["CN-FEMALE:5", "CN-LCL:42"]),
+    ("ក្រុមហ៊ុនអត់ចុះកិច្ចសន្យាការងារជាមួយខ្ញុំទេ", "km", ["CN-LCL:82", "CN-LCL:10"]),
+    ("မှတ်ပုံတင်ကို စက်ရုံက သိမ်းထားတယ်", "my", ["CN-LCL:9", "CN-LCL:84"]),
+])
+def test_workers_writing_other_languages_reach_the_articles(retriever, question, lang, keys):
+    hits = retriever.search(question, lang, "CN", 3)
+    assert recall_hit(hits, keys) is not None, [h.ref for h in hits]
